@@ -1,0 +1,115 @@
+"""``lab book``: execute every chapter at the ``book`` tier, then build the HTML.
+
+Execution is cached by run folder: a chapter is re-executed unless ``runs/<chapter>/`` holds a
+successful ``book``-tier run with default parameters whose provenance carries the current
+:func:`lab.provenance.source_hash` (the chapter, ``lab/`` and ``kernels/``), so rendered
+outputs are never stale. Chapters run in parallel processes, one per core. The build reads a
+staged copy of the sources in ``_build/src`` where each chapter is its executed notebook, so
+Jupyter Book does not execute anything itself, and its page offers that ``.ipynb`` for download.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import yaml
+
+from lab import chapters, scorecard
+from lab.execute import RunResult, execute, latest_runs
+from lab.paths import book_dir, repo_root
+from lab.provenance import source_hash
+
+
+def cached_run(chapter: str) -> Path | None:
+    """The newest reusable ``book`` run of ``chapter``, if its sources have not changed since."""
+    key = source_hash(chapter)
+    for run_dir in latest_runs(chapter):
+        res = json.loads((run_dir / "results.json").read_text())
+        if (res["scale"] == "book" and res["provenance"].get("source_hash") == key
+                and scorecard.has_default_parameters(res) and (run_dir / f"{chapter}.ipynb").exists()):
+            return run_dir
+    return None
+
+
+def _execute_book_tier(chapter: str, threads: int) -> RunResult:
+    return execute(chapter, {"scale": "book"}, progress=False, threads=threads)
+
+
+def execute_all(names: list[str], jobs: int | None = None, force: bool = False) -> dict[str, RunResult | Path]:
+    """Run folders for every chapter: reused where cached, executed (in parallel) otherwise."""
+    todo, done = [], {}
+    for name in names:
+        hit = None if force else cached_run(name)
+        if hit:
+            print(f"  {name}: up to date, reusing {hit.relative_to(repo_root()) if hit.is_relative_to(repo_root()) else hit}")
+            done[name] = hit
+        else:
+            todo.append(name)
+    if todo:
+        cores = os.cpu_count() or 1
+        jobs = max(1, min(jobs or cores, len(todo)))
+        threads = max(1, cores // jobs)
+        print(f"  executing {', '.join(todo)} at the book tier ({jobs} at a time, {threads} thread(s) each)")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            futures = {name: pool.submit(_execute_book_tier, name, threads) for name in todo}
+            for name, fut in futures.items():
+                res = fut.result()
+                state = "ok" if res.ok else f"FAILED ({res.error})"
+                print(f"  {name}: {state} in {res.seconds:.0f} s -> {res.run_dir}")
+                done[name] = res
+    return done
+
+
+def stage(executed: dict[str, Path]) -> Path:
+    """Copy the book's sources to ``_build/src`` with each chapter replaced by its executed notebook."""
+    root, src = repo_root(), repo_root() / "_build" / "src"
+    shutil.rmtree(src, ignore_errors=True)
+    (src / "book").mkdir(parents=True)
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config.setdefault("execute", {})["execute_notebooks"] = "off"
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    shutil.copy(root / "_toc.yml", src / "_toc.yml")
+    for path in book_dir().iterdir():
+        if path.suffix == ".md" and path.stem in executed:
+            continue
+        copy = shutil.copytree if path.is_dir() else shutil.copy
+        copy(path, src / "book" / path.name)
+    for name, run_dir in executed.items():
+        shutil.copy(run_dir / f"{name}.ipynb", src / "book" / f"{name}.ipynb")
+    return src
+
+
+def build_html(src: Path) -> int:
+    cmd = [sys.executable, "-m", "jupyter_book", "build", str(src), "--path-output", str(repo_root()),
+           "-W", "-n", "--keep-going"]
+    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
+    if jb:
+        cmd = [jb, *cmd[3:]]
+    print("  " + " ".join(cmd))
+    return subprocess.run(cmd).returncode
+
+
+def main(jobs: int | None = None, force: bool = False, html: bool = True) -> int:
+    names = chapters.available()
+    print(f"lab book: {len(names)} chapter(s)")
+    runs = execute_all(names, jobs, force)
+    failed = [n for n, r in runs.items() if isinstance(r, RunResult) and not r.ok]
+    dirs = {n: (r.run_dir if isinstance(r, RunResult) else r) for n, r in runs.items() if n not in failed}
+    pinned = {n: json.loads((d / "results.json").read_text()) for n, d in dirs.items()}
+    page = scorecard.write(pinned)
+    print(f"  scorecard -> {page}")
+    code = 0
+    if html:
+        code = build_html(stage(dirs))
+        if code == 0:
+            print(f"lab book: HTML in {repo_root() / '_build' / 'html' / 'index.html'}")
+    if failed:
+        print(f"lab book: execution failed for {', '.join(failed)}; see the FAILED file in each run folder")
+        return 1
+    return code

@@ -1,0 +1,204 @@
+"""Claims a chapter checks against its paper, and how they are stored and shown.
+
+Each claim pairs the paper's statement and value (with the table, figure or equation it
+comes from) with our measurement: a value per seed, summarised as mean ± standard deviation,
+the criterion that decides the status, and the tier the number was measured at. The status is
+decided in the chapter by evaluating the criterion on the measured numbers, never typed in:
+
+- ``reproduced``: the criterion holds;
+- ``partly reproduced``: it holds in part (the chapter says which part);
+- ``not reproduced``: it fails; that is a result and is reported as such;
+- ``not checkable at this tier``: with the reason (data not offline, needs a GPU, ...).
+
+Chapters save their claims in the run's ``results.json``; :mod:`lab.scorecard` collects them.
+"""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Iterable
+
+
+class Status(str, Enum):
+    REPRODUCED = "reproduced"
+    PARTLY = "partly reproduced"
+    NOT_REPRODUCED = "not reproduced"
+    NOT_CHECKABLE = "not checkable at this tier"
+
+    @property
+    def mark(self) -> str:
+        return {"reproduced": "✅", "partly reproduced": "🟡", "not reproduced": "❌"}.get(
+            self.value, "⏸"
+        )
+
+
+@dataclass
+class Claim:
+    """One checked (or uncheckable) claim; see the module docstring for the fields' meaning."""
+
+    id: str
+    statement: str
+    paper_value: str
+    paper_source: str
+    criterion: str
+    tier: str
+    status: Status
+    per_seed: list[float] = field(default_factory=list)
+    ours_text: str = ""
+    note: str = ""
+
+    @property
+    def mean(self) -> float | None:
+        return sum(self.per_seed) / len(self.per_seed) if self.per_seed else None
+
+    @property
+    def spread(self) -> float | None:
+        """Sample standard deviation over seeds (None with fewer than two seeds)."""
+        k = len(self.per_seed)
+        if k < 2:
+            return None
+        mu = self.mean
+        return math.sqrt(sum((v - mu) ** 2 for v in self.per_seed) / (k - 1))
+
+    def ours(self) -> str:
+        """Our value as shown in tables: ``mean ± std (k seeds)``, then any free text."""
+        parts = []
+        if self.per_seed:
+            text = _fmt(self.mean)
+            if self.spread is not None:
+                text += f" ± {_fmt(self.spread)}"
+            parts.append(f"{text} ({len(self.per_seed)} seed{'s' if len(self.per_seed) > 1 else ''})")
+        if self.ours_text:
+            parts.append(self.ours_text)
+        return "; ".join(parts) or "—"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["status"] = self.status.value
+        d["mean"], d["spread"] = self.mean, self.spread
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Claim":
+        keep = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        keep["status"] = Status(keep["status"])
+        return cls(**keep)
+
+
+def _fmt(x: float) -> str:
+    if x == 0 or 1e-3 <= abs(x) < 1e4:
+        return f"{x:.4g}"
+    return f"{x:.3e}"
+
+
+def _values(ours) -> list[float]:
+    if ours is None:
+        return []
+    if isinstance(ours, (int, float)):
+        return [float(ours)]
+    return [float(v) for v in ours]
+
+
+class Claims:
+    """The claims one chapter run checks, in the order it checks them.
+
+    Examples
+    --------
+    >>> claims = Claims("inversion_bias", tier="smoke")
+    >>> c = claims.check("gaussian-inverse-wishart", "E[Q] = m/(m-d-1) (AᵀA)⁻¹",
+    ...                  paper_value="m/(m−d−1)", paper_source="§1, inverse Wishart",
+    ...                  criterion="corrected bias < 0.05", ours=[0.01, 0.02],
+    ...                  holds=True)
+    >>> c.status.value
+    'reproduced'
+    """
+
+    def __init__(self, chapter: str, tier: str):
+        self.chapter, self.tier = chapter, tier
+        self.items: list[Claim] = []
+
+    def _add(self, claim: Claim) -> Claim:
+        if any(c.id == claim.id for c in self.items):
+            raise ValueError(f"claim {claim.id!r} is declared twice")
+        self.items.append(claim)
+        return claim
+
+    def check(
+        self,
+        id: str,
+        statement: str,
+        *,
+        paper_value: str,
+        paper_source: str,
+        criterion: str,
+        holds: bool,
+        partly: bool = False,
+        ours: Iterable[float] | float | None = None,
+        ours_text: str = "",
+        note: str = "",
+    ) -> Claim:
+        """Record a checked claim; ``holds``/``partly`` come from evaluating ``criterion``."""
+        if not holds and partly and not note:
+            raise ValueError(f"claim {id!r}: a partly reproduced claim needs a note saying which part")
+        status = Status.REPRODUCED if holds else Status.PARTLY if partly else Status.NOT_REPRODUCED
+        return self._add(
+            Claim(id, statement, paper_value, paper_source, criterion, self.tier, status,
+                  _values(ours), ours_text, note)
+        )
+
+    def not_checkable(
+        self, id: str, statement: str, *, paper_value: str, paper_source: str,
+        criterion: str, reason: str,
+    ) -> Claim:
+        """Record a claim this tier cannot check, and why."""
+        if not reason:
+            raise ValueError(f"claim {id!r}: say why it cannot be checked")
+        return self._add(
+            Claim(id, statement, paper_value, paper_source, criterion, self.tier,
+                  Status.NOT_CHECKABLE, note=reason)
+        )
+
+    def to_list(self) -> list[dict]:
+        return [c.to_dict() for c in self.items]
+
+    @classmethod
+    def from_list(cls, chapter: str, tier: str, items: list[dict]) -> "Claims":
+        claims = cls(chapter, tier)
+        claims.items = [Claim.from_dict(d) for d in items]
+        return claims
+
+    def counts(self) -> dict[str, int]:
+        return {s.value: sum(c.status is s for c in self.items) for s in Status}
+
+    def _repr_html_(self) -> str:
+        return claims_html(self.items)
+
+    def __repr__(self) -> str:
+        rows = [f"{c.status.mark} {c.id}: {c.status.value} — ours {c.ours()}" for c in self.items]
+        return "\n".join(rows)
+
+
+_HEAD = ("", "claim", "paper", "ours", "criterion", "tier", "status")
+
+
+def claims_html(items: list[Claim]) -> str:
+    """An HTML table of claims: the paper's value and source next to ours."""
+    esc = html.escape
+    rows = []
+    for c in items:
+        note = f"<br><small>{esc(c.note)}</small>" if c.note else ""
+        rows.append(
+            "<tr>"
+            f"<td>{c.status.mark}</td>"
+            f"<td><b>{esc(c.id)}</b><br>{esc(c.statement)}</td>"
+            f"<td>{esc(c.paper_value)}<br><small>{esc(c.paper_source)}</small></td>"
+            f"<td>{esc(c.ours())}</td>"
+            f"<td>{esc(c.criterion)}</td>"
+            f"<td>{esc(c.tier)}</td>"
+            f"<td>{esc(c.status.value)}{note}</td>"
+            "</tr>"
+        )
+    head = "".join(f"<th>{h}</th>" for h in _HEAD)
+    return f'<table class="lab-claims"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

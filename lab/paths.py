@@ -1,0 +1,26 @@
+"""Where the book's sources, runs and committed results live.
+
+The repository root is found from the installed package (an editable install, as the README
+sets up); ``LAB_RUNS_DIR`` moves the run folders elsewhere (the tests use a temporary folder).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def book_dir() -> Path:
+    return repo_root() / "book"
+
+
+def runs_dir() -> Path:
+    return Path(os.environ.get("LAB_RUNS_DIR", repo_root() / "runs"))
+
+
+def results_dir() -> Path:
+    """Committed results of ``full``-tier runs made on a GPU: ``results/<chapter>/*.json``."""
+    return repo_root() / "results"

@@ -1,0 +1,104 @@
+"""How a run was made: commit, library versions, device, tier, parameters, wall time.
+
+Every chapter prints this at its end and stores it in its ``results.json``;
+:func:`source_hash` also keys the book's execution cache, so a change to ``lab/``,
+``kernels/`` or the chapter re-executes it.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import platform
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from lab.paths import book_dir, repo_root
+
+
+def _git(*args: str) -> str:
+    try:
+        out = subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def git_commit() -> str:
+    """``<sha>`` of HEAD, with ``+dirty`` when tracked sources differ from it."""
+    sha = _git("rev-parse", "--short=12", "HEAD")
+    if not sha:
+        return "unknown (not a git checkout)"
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "lab", "kernels", "book")
+    return sha + ("+dirty" if dirty else "")
+
+
+def _version(module: str) -> str:
+    try:
+        return getattr(importlib.import_module(module), "__version__", "unknown")
+    except Exception:  # a broken optional install must not break the provenance line
+        return "not installed"
+
+
+@lru_cache(maxsize=1)
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device() -> str:
+    """The GPU's name when torch sees one, else the CPU model and core count."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"GPU: {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    import os
+
+    return f"CPU: {cpu_name()} ({os.cpu_count()} cores)"
+
+
+def versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        **{m: _version(m) for m in ("torch", "numpy", "scipy", "triton")},
+    }
+
+
+def source_files(chapter: str) -> list[Path]:
+    root = repo_root()
+    files = sorted(p for d in ("lab", "kernels") for p in (root / d).rglob("*.py"))
+    return files + [book_dir() / f"{chapter}.md"]
+
+
+def source_hash(chapter: str) -> str:
+    """sha256 over the chapter's source and every ``.py`` file under ``lab/`` and ``kernels/``."""
+    h = hashlib.sha256()
+    root = repo_root()
+    for path in source_files(chapter):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def collect(chapter: str, tier: str, parameters: dict, wall_time_s: float, started_utc: str) -> dict:
+    return {
+        "commit": git_commit(),
+        **versions(),
+        "device": device(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "tier": tier,
+        "parameters": parameters,
+        "started_utc": started_utc,
+        "wall_time_s": round(wall_time_s, 2),
+        "source_hash": source_hash(chapter),
+        "executable": sys.executable,
+    }
