@@ -1,0 +1,66 @@
+"""lab.claims: statuses follow the criterion, spreads are computed, and claims round-trip."""
+import json
+import math
+
+import pytest
+
+from lab.claims import Claim, Claims, Status, claims_html
+
+
+def _claims():
+    c = Claims("inversion_bias", tier="book")
+    c.check("a", "x is small", paper_value="0.1", paper_source="Table 1", criterion="x < 0.2",
+            holds=True, ours=[0.1, 0.12, 0.14])
+    c.check("b", "y beats z", paper_value="+0.07 vs +0.95", paper_source="Fig. 2", criterion="y < z",
+            holds=False, partly=True, ours=0.5, note="holds at 4 bits, not at 2 bits")
+    c.check("c", "w", paper_value="1", paper_source="Eq. 3", criterion="w = 1", holds=False, ours=[2.0, 2.0])
+    c.not_checkable("d", "MNIST ranking", paper_value="ARLev first", paper_source="Fig. 3",
+                    criterion="ordering", reason="MNIST is not available offline")
+    return c
+
+
+def test_status_follows_holds_and_partly():
+    statuses = [c.status for c in _claims().items]
+    assert statuses == [Status.REPRODUCED, Status.PARTLY, Status.NOT_REPRODUCED, Status.NOT_CHECKABLE]
+
+
+def test_mean_and_sample_std_over_seeds():
+    claim = _claims().items[0]
+    assert claim.mean == pytest.approx(0.12)
+    assert claim.spread == pytest.approx(math.sqrt(((0.02) ** 2 * 2) / 2))
+    assert "± 0.02 (3 seeds)" in claim.ours()
+    single = _claims().items[1]
+    assert single.spread is None and "(1 seed)" in single.ours()
+
+
+def test_claims_round_trip_through_json():
+    claims = _claims()
+    back = Claims.from_list("inversion_bias", "book", json.loads(json.dumps(claims.to_list())))
+    assert [c.to_dict() for c in back.items] == claims.to_list()
+    assert back.counts() == {"reproduced": 1, "partly reproduced": 1, "not reproduced": 1,
+                             "not checkable at this tier": 1}
+
+
+def test_bad_declarations_are_refused():
+    c = Claims("x", "book")
+    c.check("a", "s", paper_value="1", paper_source="T1", criterion="c", holds=True)
+    with pytest.raises(ValueError, match="declared twice"):
+        c.check("a", "s", paper_value="1", paper_source="T1", criterion="c", holds=True)
+    with pytest.raises(ValueError, match="which part"):
+        c.check("b", "s", paper_value="1", paper_source="T1", criterion="c", holds=False, partly=True)
+    with pytest.raises(ValueError, match="why"):
+        c.not_checkable("e", "s", paper_value="1", paper_source="T1", criterion="c", reason="")
+
+
+def test_html_table_escapes_and_shows_both_values():
+    c = Claims("x", "book")
+    c.check("lt", "a < b & c", paper_value="<0.05>", paper_source="Thm 3.1", criterion="c",
+            holds=True, ours=[0.01])
+    html = claims_html(c.items)
+    assert "a &lt; b &amp; c" in html and "&lt;0.05&gt;" in html and "Thm 3.1" in html
+    assert "<script" not in html
+
+
+def test_claim_from_dict_ignores_derived_fields():
+    d = _claims().items[0].to_dict()
+    assert "mean" in d and Claim.from_dict(d).per_seed == [0.1, 0.12, 0.14]
