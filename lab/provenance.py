@@ -26,11 +26,11 @@ def _git(*args: str) -> str:
 
 
 def git_commit() -> str:
-    """``<sha>`` of HEAD, with ``+dirty`` when tracked sources differ from it."""
+    """``<sha>`` of HEAD, with ``+dirty`` when the sources under lab/, kernels/ or book/ differ from it."""
     sha = _git("rev-parse", "--short=12", "HEAD")
     if not sha:
         return "unknown (not a git checkout)"
-    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "lab", "kernels", "book")
+    dirty = _git("status", "--porcelain", "--", "lab", "kernels", "book")
     return sha + ("+dirty" if dirty else "")
 
 

@@ -1,0 +1,44 @@
+"""Chapters execute through papermill at the smoke tier, into fresh run folders."""
+import json
+import os
+
+import nbformat
+import pytest
+
+from lab import chapters
+from lab.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_RUNS_DIR", str(tmp_path / "runs"))
+    # The kernels' tests run Triton's interpreter; a chapter must take its normal CPU path.
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    return tmp_path / "runs"
+
+
+def _injected_source(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    return "".join(c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+
+
+@pytest.mark.parametrize("chapter", chapters.available())
+def test_smoke_run_records_seed_and_never_overwrites(runs, chapter, capsys):
+    argv = ["run", chapter, "--scale", "smoke", "-p", "seed", "3", "-q"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert main(argv) == 0, capsys.readouterr().err
+    folders = sorted((runs / chapter).iterdir())
+    assert len(folders) == 2 and all(f.name.split("-", 1)[1].startswith("smoke") for f in folders)
+    for folder in folders:
+        assert "seed = 3" in _injected_source(folder / f"{chapter}.ipynb")
+        results = json.loads((folder / "results.json").read_text())
+        prov = results["provenance"]
+        assert results["parameters"]["seed"] == 3 and prov["tier"] == "smoke"
+        assert {"commit", "python", "torch", "numpy", "scipy", "triton", "device", "wall_time_s"} <= set(prov)
+        assert results["claims"], "a chapter checks at least one claim"
+        assert prov["wall_time_s"] < 30, f"smoke tier took {prov['wall_time_s']} s (budget 30 s)"
+    first, second = (json.loads((f / "results.json").read_text()) for f in folders)
+    assert [c["per_seed"] for c in first["claims"]] == [c["per_seed"] for c in second["claims"]], \
+        "the same parameters must give the same numbers"
