@@ -38,6 +38,7 @@ def cached_run(chapter: str) -> Path | None:
 
 
 def _execute_book_tier(chapter: str, threads: int) -> RunResult:
+    os.environ["TQDM_DISABLE"] = "1"  # the rendered page should not carry progress bars
     return execute(chapter, {"scale": "book"}, progress=False, threads=threads)
 
 

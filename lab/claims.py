@@ -68,7 +68,7 @@ class Claim:
         if self.per_seed:
             text = _fmt(self.mean)
             if self.spread is not None:
-                text += f" ± {_fmt(self.spread)}"
+                text += f" ± {self.spread:.2g}"
             parts.append(f"{text} ({len(self.per_seed)} seed{'s' if len(self.per_seed) > 1 else ''})")
         if self.ours_text:
             parts.append(self.ours_text)
@@ -180,7 +180,9 @@ class Claims:
         return "\n".join(rows)
 
 
-_HEAD = ("", "claim", "paper", "ours", "criterion", "tier", "status")
+_HEAD = ("claim", "paper", "ours", "criterion", "tier", "status")
+_COLOR = {"reproduced": "#d9f2d9", "partly reproduced": "#fff2c2", "not reproduced": "#f8d0d0",
+          "not checkable at this tier": "#e6e6e6"}
 
 
 def claims_html(items: list[Claim]) -> str:
@@ -191,14 +193,13 @@ def claims_html(items: list[Claim]) -> str:
         note = f"<br><small>{esc(c.note)}</small>" if c.note else ""
         rows.append(
             "<tr>"
-            f"<td>{c.status.mark}</td>"
             f"<td><b>{esc(c.id)}</b><br>{esc(c.statement)}</td>"
             f"<td>{esc(c.paper_value)}<br><small>{esc(c.paper_source)}</small></td>"
             f"<td>{esc(c.ours())}</td>"
             f"<td>{esc(c.criterion)}</td>"
             f"<td>{esc(c.tier)}</td>"
-            f"<td>{esc(c.status.value)}{note}</td>"
+            f'<td style="background:{_COLOR[c.status.value]}">{esc(c.status.value)}{note}</td>'
             "</tr>"
         )
     head = "".join(f"<th>{h}</th>" for h in _HEAD)
-    return f'<table class="lab-claims"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return f'<table class="lab-claims" style="font-size:0.85em"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -37,13 +37,14 @@ def new_run_dir(chapter: str, scale: str) -> Path:
     raise RuntimeError(f"could not make a fresh run folder under {base}")
 
 
-def _jsonable(x):
+def jsonable(x):
+    """Arrays and numpy scalars as lists and Python numbers, recursively through dicts and lists."""
     if hasattr(x, "tolist"):
         return x.tolist()
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     return x
 
 
@@ -81,7 +82,7 @@ class Run:
 
     def record(self, **metrics) -> None:
         """Keep numbers (arrays are converted to lists) for ``results.json``."""
-        self.metrics.update(_jsonable(metrics))
+        self.metrics.update(jsonable(metrics))
 
     def glue(self, name: str, value) -> None:
         """Make ``value`` available to the prose as ``{glue:text}`name```, and keep it for results.

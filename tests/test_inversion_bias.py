@@ -15,6 +15,7 @@ import scipy.linalg
 from sklearn.linear_model import LogisticRegression
 
 from lab.inversion_bias import experiments
+from lab.run import jsonable
 from lab.inversion_bias.bias import bias_of, biases_of, inversion_bias, mean_inverses, relative_gap
 from lab.inversion_bias.config import TIERS, Config, resolve
 from lab.inversion_bias.data import digits_logistic, logistic_data, spiked_rows, t_rows
@@ -47,7 +48,7 @@ from lab.inversion_bias.sketches import (
     sampling_weights,
     sketched_grams,
 )
-from lab.inversion_bias.srht import fwht, fwht_numpy, next_power_of_two, randomized_hadamard
+from lab.inversion_bias.srht import fwht, next_power_of_two, randomized_hadamard
 
 
 def _rng(*key):
@@ -62,20 +63,14 @@ def test_fwht_matches_dense_hadamard_along_any_axis(n):
     rng = _rng(1, n)
     x = rng.standard_normal((3, n))
     H = scipy.linalg.hadamard(n)
-    np.testing.assert_allclose(fwht_numpy(x), x @ H, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fwht(x), x @ H, rtol=1e-12, atol=1e-12)
     rows = rng.standard_normal((2, n, 5))
-    np.testing.assert_allclose(fwht_numpy(rows, axis=1), np.einsum("ij,tjk->tik", H, rows), atol=1e-11)
+    np.testing.assert_allclose(fwht(rows, axis=1), np.einsum("ij,tjk->tik", H, rows), atol=1e-11)
 
 
 def test_fwht_rejects_length_that_is_not_a_power_of_two():
     with pytest.raises(ValueError, match="power of two"):
-        fwht_numpy(np.ones((2, 12)))
-
-
-def test_kernel_fwht_backend_equals_numpy_butterfly():
-    pytest.importorskip("kernels.fwht")
-    x = _rng(2).standard_normal((3, 64, 4))
-    np.testing.assert_allclose(fwht(x, axis=1, backend="kernels"), fwht_numpy(x, axis=1), atol=1e-10)
+        fwht(np.ones((2, 12)))
 
 
 def test_randomized_hadamard_rows_keep_the_gram_for_padded_n():
@@ -84,7 +79,7 @@ def test_randomized_hadamard_rows_keep_the_gram_for_padded_n():
     N = next_power_of_two(300)
     assert N == 512
     signs = rng.choice((-1.0, 1.0), size=(2, N))
-    rotated = randomized_hadamard(A, signs, backend="numpy")
+    rotated = randomized_hadamard(A, signs)
     assert rotated.shape == (2, 512, 6)
     for t in range(2):
         np.testing.assert_allclose(rotated[t].T @ rotated[t], A.T @ A, rtol=1e-10)
@@ -265,7 +260,7 @@ def test_scalar_correction_suffices_for_leverage_and_srht():
     rng = _rng(15)
     A = t_rows(1024, 10, 4.0, rng=rng)
     for sampler in ("leverage", "srht"):
-        res = biases_of(A, 1.0, sampler, ("none", "scalar", "fine"), 60, 600, rng, fwht_backend="numpy")
+        res = biases_of(A, 1.0, sampler, ("none", "scalar", "fine"), 60, 600, rng)
         assert res["scalar"][0] < res["none"][0] / 4
         assert res["fine"][0] < res["none"][0] / 4
 
@@ -428,7 +423,7 @@ def test_smoke_tier_experiments_run_fast_and_serialise():
         )
     }
     assert time.perf_counter() - start < 30
-    json.dumps(experiments.jsonable(out))
+    json.dumps(jsonable(out))
     bias = out["bias_vs_sketch_size"]["bias"]
     assert bias["A"]["uniform"]["fine"].shape == (cfg.n_seeds, len(cfg.a_m))
     assert bias["B"]["srht"]["scalar"].shape == (cfg.n_seeds, len(cfg.b_m))

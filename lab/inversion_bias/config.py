@@ -30,7 +30,6 @@ class Config:
     trials: int = 1500
     batch: int = 500
     approx_k_per_d: int = 4
-    fwht_backend: str = "auto"
     # setting A
     a_n: int = 1024
     a_d: int = 10

@@ -2,7 +2,7 @@
 
 Each function takes a :class:`~lab.inversion_bias.config.Config`, shows a progress bar over
 seeds, and returns a dict of numpy arrays and floats; per-seed values come first so the
-chapter can report mean +- std. :func:`jsonable` turns a result into plain JSON types.
+chapter can report mean +- std. :func:`lab.run.jsonable` turns a result into plain JSON types.
 Every seed is an independent replicate: fresh data and fresh sketches, drawn from
 ``np.random.default_rng([cfg.seed, <experiment tag>, seed index])``.
 """
@@ -12,7 +12,8 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-from tqdm.auto import tqdm
+from lab.progress import progress
+
 
 from .bias import bias_of, biases_of, inversion_bias, mean_inverses, relative_gap
 from .config import Config
@@ -26,19 +27,6 @@ from .sketches import plan_sketch, sampling_plan
 
 def _rng(cfg: Config, tag: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([cfg.seed, zlib.crc32(tag.encode()), seed])
-
-
-def jsonable(obj):
-    """Recursively convert numpy arrays and scalars to lists and Python numbers."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def _setting_a(cfg: Config, rng: np.random.Generator) -> np.ndarray:
@@ -79,7 +67,7 @@ def bias_vs_sketch_size(cfg: Config) -> dict:
         "B": {s: {c: np.zeros((S, mb)) for c in cs} for s, cs in plan_b.items()},
     }
     rho_a, d_eff_b, rho_approx = np.zeros(S), np.zeros(S), np.zeros((S, mb, 2))
-    for seed in tqdm(range(S), desc="bias vs m"):
+    for seed in progress(range(S), desc="bias vs m"):
         rng = _rng(cfg, "bias_vs_sketch_size", seed)
         A = _setting_a(cfg, rng)
         rho_a[seed] = rho_factors(ridge_leverage(A, 0.0), np.full(cfg.a_n, 1.0 / cfg.a_n))[1]
@@ -92,7 +80,7 @@ def bias_vs_sketch_size(cfg: Config) -> dict:
         H = B.T @ B + cfg.b_lam * np.eye(cfg.b_d)
         ell_b = ridge_leverage(B, cfg.b_lam)
         d_eff_b[seed] = effective_dimension(ell_b)
-        opts = dict(d_eff=d_eff_b[seed], approx_k=cfg.approx_k_per_d * cfg.b_d, fwht_backend=cfg.fwht_backend)
+        opts = dict(d_eff=d_eff_b[seed], approx_k=cfg.approx_k_per_d * cfg.b_d)
         for j, m in enumerate(cfg.b_m):
             for sampler, corrections in plan_b.items():
                 plan = plan_sketch(B, cfg.b_lam, sampler, m, rng, **(opts if sampler != "gaussian" else {}))
@@ -122,7 +110,7 @@ def deterministic_equivalent_gap(cfg: Config) -> dict:
     S, M = cfg.n_seeds, len(cfg.a_m)
     keys = ("gap_D", "gap_naive", "floor", "D_min", "D_max", "lower", "upper")
     out = {k: np.zeros((S, M)) for k in keys}
-    for seed in tqdm(range(S), desc="Thm 3.1"):
+    for seed in progress(range(S), desc="Thm 3.1"):
         rng = _rng(cfg, "deterministic_equivalent_gap", seed)
         A = _setting_a(cfg, rng)
         n, d = A.shape
@@ -160,7 +148,7 @@ def phase_transition(cfg: Config) -> dict:
     S, W, m = cfg.n_seeds, len(cfg.pt_w), cfg.pt_m
     out = {k: np.zeros((S, W)) for k in ("rho_min", "rho_max", "none", "scalar", "fine")}
     floor = np.zeros(S)
-    for seed in tqdm(range(S), desc="rho_max sweep"):
+    for seed in progress(range(S), desc="rho_max sweep"):
         rng = _rng(cfg, "phase_transition", seed)
         A = _setting_a(cfg, rng)
         H = A.T @ A
@@ -199,7 +187,7 @@ def ssn_local_rates(cfg: Config) -> dict:
     rate_sq = {v: np.zeros((S, M)) for v in SSN_VARIANTS}
     rate = {v: np.zeros((S, M)) for v in SSN_VARIANTS}
     theory, d_eff = np.zeros((S, M)), np.zeros(S)
-    for seed in tqdm(range(S), desc="SSN rates"):
+    for seed in progress(range(S), desc="SSN rates"):
         rng = _rng(cfg, "ssn_local_rates", seed)
         X, y = logistic_data(cfg.ssn_n, cfg.ssn_d, cfg.ssn_df, rng=rng)
         beta_star = newton_solve(X, y, cfg.ssn_lam)
@@ -270,7 +258,7 @@ def error_vs_time(cfg: Config) -> dict:
     names = [EVT_SETUP[s][0] for s in cfg.evt_samplers] + ["gd", "sgd"]
     runs = {name: {"error": [], "time": [], "iters": None} for name in names}
     approx_k = cfg.approx_k_per_d * X.shape[1]
-    for seed in tqdm(range(cfg.n_seeds), desc="error vs time"):
+    for seed in progress(range(cfg.n_seeds), desc="error vs time"):
         rng = _rng(cfg, "error_vs_time", seed)
         for s in cfg.evt_samplers:
             name, correction, step = EVT_SETUP[s]

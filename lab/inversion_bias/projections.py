@@ -28,7 +28,6 @@ def srht_grams(
     trials: int,
     rng: np.random.Generator,
     fine: bool = False,
-    backend: str = "auto",
 ) -> dict[str, np.ndarray]:
     r"""SRHT sketches :math:`S H_N D A/\sqrt N` (Def. 3.6) with ``m`` uniform row draws.
 
@@ -51,7 +50,7 @@ def srht_grams(
     # rotate a few trials at a time: the butterflies stay in cache (about 2x faster)
     chunk = max(1, _CACHE_ELEMENTS // (N * d))
     for lo in range(0, trials, chunk):
-        rotated = randomized_hadamard(A, signs[lo : lo + chunk], backend=backend)
+        rotated = randomized_hadamard(A, signs[lo : lo + chunk])
         X[lo : lo + chunk] = np.take_along_axis(rotated, idx[lo : lo + chunk, :, None], axis=1)
     grams = {"none": weighted_grams(X, np.full((trials, m), N / m))}
     if fine:

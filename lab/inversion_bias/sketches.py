@@ -90,7 +90,6 @@ class SketchPlan:
         ``L`` with ``A^T A = L L^T`` (Gaussian only).
     less_nnz : int
         Non-zeros per LESS row.
-    fwht_backend : str
     """
 
     sampler: str
@@ -103,7 +102,6 @@ class SketchPlan:
     ell: np.ndarray | None = None
     factor: np.ndarray | None = None
     less_nnz: int = 0
-    fwht_backend: str = "auto"
 
 
 def _exact_d_eff(A: np.ndarray, lam: float) -> float:
@@ -140,7 +138,6 @@ def plan_sketch(
     approx_k: int | None = None,
     less_nnz: int | None = None,
     d_eff: float | str | None = None,
-    fwht_backend: str = "auto",
 ) -> SketchPlan:
     """Prepare ``sampler`` for ``A`` (see the module docstring for the samplers).
 
@@ -170,7 +167,7 @@ def plan_sketch(
             f"unknown sampler {sampler!r}; choose from {SAMPLERS} "
             "(sampling_plan takes a custom distribution)"
         )
-    common = dict(sampler=sampler, A=A, lam=float(lam), m=int(m), fwht_backend=fwht_backend)
+    common = dict(sampler=sampler, A=A, lam=float(lam), m=int(m))
     if sampler in ("uniform", "leverage"):
         ell = ridge_leverage(A, lam)
         pi = np.full(n, 1.0 / n) if sampler == "uniform" else ell / effective_dimension(ell)
@@ -254,7 +251,7 @@ def sketched_grams(
     if plan.pi is not None:
         grams = _sampling_grams(plan, wanted, trials, rng)
     elif plan.sampler == "srht":
-        grams = srht_grams(plan.A, plan.lam, plan.m, trials, rng, "fine" in wanted, plan.fwht_backend)
+        grams = srht_grams(plan.A, plan.lam, plan.m, trials, rng, "fine" in wanted)
     elif plan.sampler == "gaussian":
         grams = {"none": gaussian_grams(plan.factor, plan.m, trials, rng)}
     else:

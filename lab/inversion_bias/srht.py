@@ -6,14 +6,10 @@ flip row signs with a Rademacher diagonal ``D``, mix rows with the Walsh-Hadamar
 :math:`H D/\sqrt N` is orthogonal the rotated matrix has the same Gram as ``A`` but flatter
 leverage scores. See ``book/inversion_bias.md``.
 
-The transform uses ``kernels.fwht.fwht`` (a GPU kernel) when it is importable and CUDA is
-available, and an ``O(N log N)`` numpy butterfly otherwise; tests keep the two equal.
+The transform is ``kernels/fwht.py``'s: the Triton kernel on a GPU, its torch reference on the CPU.
 """
 
 from __future__ import annotations
-
-import functools
-import os
 
 import numpy as np
 
@@ -23,82 +19,24 @@ def next_power_of_two(n: int) -> int:
     return 1 << max(int(n) - 1, 0).bit_length()
 
 
-def fwht_numpy(x: np.ndarray, axis: int = -1) -> np.ndarray:
+def fwht(x: np.ndarray, axis: int = -1) -> np.ndarray:
     r"""Unnormalised Walsh-Hadamard transform along ``axis`` (length a power of two).
 
-    Equals ``np.moveaxis(np.moveaxis(x, axis, -1) @ scipy.linalg.hadamard(n), -1, axis)``
-    in ``O(n log n)`` per vector: stage ``h`` maps each pair ``(u, v)`` at distance ``h``
-    to ``(u + v, u - v)``, which builds :math:`H_{2h} = [[H_h, H_h], [H_h, -H_h]]`.
+    Equals ``np.moveaxis(np.moveaxis(x, axis, -1) @ scipy.linalg.hadamard(n), -1, axis)`` in
+    ``O(n log n)`` per vector. It runs the shared implementation in ``kernels/fwht.py``: the
+    Triton kernel through its dispatcher on a CUDA GPU, the torch reference (float64) on the CPU.
     """
-    x = np.asarray(x, dtype=float)
-    axis = axis % x.ndim
-    n = x.shape[axis]
-    if n & (n - 1):
-        raise ValueError(f"FWHT length must be a power of two, got {n}")
-    pre = int(np.prod(x.shape[:axis], dtype=int))
-    post = int(np.prod(x.shape[axis + 1 :], dtype=int))
-    cur = np.array(x.reshape(pre, n, post), copy=True)
-    nxt = np.empty_like(cur)
-    h = 1
-    while h < n:
-        u = cur.reshape(pre, n // (2 * h), 2, h, post)
-        out = nxt.reshape(pre, n // (2 * h), 2, h, post)
-        # butterfly: (u, v) -> (u + v, u - v)
-        np.add(u[:, :, 0], u[:, :, 1], out=out[:, :, 0])
-        np.subtract(u[:, :, 0], u[:, :, 1], out=out[:, :, 1])
-        cur, nxt = nxt, cur
-        h *= 2
-    return cur.reshape(x.shape)
-
-
-@functools.lru_cache(maxsize=1)
-def _kernel_fwht():
-    """``kernels.fwht.fwht`` if it can be imported, else ``None``."""
-    try:
-        from kernels.fwht import fwht as kernel_fwht
-    except ImportError:
-        return None
-    return kernel_fwht
-
-
-@functools.lru_cache(maxsize=1)
-def _cuda_present() -> bool:
-    """Whether a CUDA device is usable; looks for the driver before paying torch's import."""
-    if not (os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")):
-        return False
     import torch
 
-    return torch.cuda.is_available()
+    from kernels.fwht import fwht as fwht_dispatched, fwht_reference
+
+    on_gpu = torch.cuda.is_available()
+    t = torch.from_numpy(np.ascontiguousarray(np.moveaxis(np.asarray(x, dtype=float), axis, -1)))
+    y = fwht_dispatched(t.cuda()).cpu() if on_gpu else fwht_reference(t)
+    return np.moveaxis(y.numpy(), -1, axis)
 
 
-def fwht(x: np.ndarray, axis: int = -1, backend: str = "auto") -> np.ndarray:
-    """Walsh-Hadamard transform along ``axis`` with a choice of backend.
-
-    Parameters
-    ----------
-    x : ndarray
-    axis : int
-    backend : {"auto", "numpy", "kernels"}
-        ``"kernels"`` calls ``kernels.fwht.fwht`` on a float64 torch tensor; ``"auto"`` does
-        so only when it is importable and CUDA is available, otherwise uses
-        :func:`fwht_numpy`.
-    """
-    if backend not in ("auto", "numpy", "kernels"):
-        raise ValueError(f"unknown FWHT backend {backend!r}; use 'auto', 'numpy' or 'kernels'")
-    use_kernel = backend == "kernels" or (backend == "auto" and _cuda_present())
-    kernel = _kernel_fwht() if use_kernel else None
-    if backend == "kernels" and kernel is None:
-        raise ImportError("kernels.fwht is not importable")
-    if kernel is None:
-        return fwht_numpy(x, axis)
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    t = torch.as_tensor(np.moveaxis(np.asarray(x, dtype=float), axis, -1).copy(), device=device)
-    return np.moveaxis(kernel(t, normalize=False).cpu().numpy(), -1, axis)
-
-
-def randomized_hadamard(A: np.ndarray, signs: np.ndarray, backend: str = "auto") -> np.ndarray:
+def randomized_hadamard(A: np.ndarray, signs: np.ndarray) -> np.ndarray:
     r"""Rotated rows :math:`H_N D A_{\rm pad} / \sqrt N` for a stack of sign vectors.
 
     Parameters
@@ -118,4 +56,4 @@ def randomized_hadamard(A: np.ndarray, signs: np.ndarray, backend: str = "auto")
         raise ValueError(f"signs have length {N}, expected {next_power_of_two(n)} for n={n}")
     DA = np.zeros((T, N, d))
     DA[:, :n, :] = signs[:, :n, None] * A[None]
-    return fwht(DA, axis=1, backend=backend) / np.sqrt(N)
+    return fwht(DA, axis=1) / np.sqrt(N)

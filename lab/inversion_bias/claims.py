@@ -1,0 +1,221 @@
+"""The claims the inversion-bias chapter checks, decided from the experiments' results.
+
+Each function evaluates one criterion of the dossier's claims table on the dicts that
+:mod:`lab.inversion_bias.experiments` returns and records it in a :class:`lab.claims.Claims`.
+The thresholds are the dossier's, fixed before any run; ``book/inversion_bias.md`` shows them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lab.claims import Claims
+
+
+def _share(ok: np.ndarray, what: str) -> dict:
+    """``holds`` / ``partly`` / ``note`` for a criterion checked at several (seed, m) points."""
+    ok = np.asarray(ok, dtype=bool)
+    note = "" if ok.all() else f"{what} at {int(ok.sum())} of {ok.size} (seed, point) pairs"
+    return dict(holds=bool(ok.all()), partly=bool(ok.mean() >= 0.5), note=note)
+
+
+def gaussian_inverse_wishart(claims: Claims, bias: dict) -> None:
+    gauss = bias["bias"]["A"]["gaussian"]
+    m0 = bias["m"]["A"][0]
+    claims.check(
+        "gaussian-inverse-wishart", "the Gaussian sketch's inverse is biased by exactly m/(m−d−1)",
+        paper_value="E[(AᵀSᵀSA)⁻¹] = m/(m−d−1)·(AᵀA)⁻¹", paper_source="§1 (inverse Wishart)",
+        criterion="corrected bias < 0.05 at every m; uncorrected > 2× corrected at the smallest m",
+        holds=bool(np.all(gauss["gaussian_exact"] < 0.05) and np.all(gauss["none"][:, 0] > 2 * gauss["gaussian_exact"][:, 0])),
+        ours=gauss["gaussian_exact"].max(axis=1),
+        ours_text=f"largest corrected bias; uncorrected {gauss['none'][:, 0].mean():.3f} at m={m0}",
+    )
+
+
+def fine_equals_scalar(claims: Claims, identity_gap: float) -> None:
+    claims.check(
+        "fine-equals-scalar-under-leverage",
+        "under exact leverage sampling the fine correction is the scalar m/(m−d_eff)",
+        paper_value="implied by Prop. 3.2", paper_source="Prop. 3.2",
+        criterion="row weights agree to 1e-12", holds=bool(identity_gap < 1e-12),
+        ours_text=f"largest deviation {identity_gap:.1e}",
+    )
+
+
+def sampling_inversion_bias(claims: Claims, bias: dict) -> None:
+    a, m = bias["bias"]["A"], bias["m"]["A"]
+    ratio = a["uniform"]["scalar"] / a["gaussian"]["gaussian_exact"]
+    small = m <= 400
+    claims.check(
+        "sampling-inversion-bias", "uniform sampling is biased and the scalar factor cannot fix it",
+        paper_value="E[Q] ≈ (AᵀDA+C)⁻¹ with non-constant D", paper_source="Thm 3.1, Remark 2.9",
+        criterion="scalar-corrected bias > 5× the Monte-Carlo floor at every m ≤ 400",
+        **(_share(ratio[:, small] > 5, "above 5× floor") if small.any() else
+           dict(holds=False, note="no sketch size m ≤ 400 at this tier")),
+        ours=ratio[:, 0], ours_text=f"scalar bias / floor at m={m[0]}",
+    )
+
+
+def fine_debias_unbiased(claims: Claims, bias: dict) -> None:
+    a = bias["bias"]["A"]
+    fine, floor = a["uniform"]["fine"], a["gaussian"]["gaussian_exact"]
+    claims.check(
+        "fine-debias-unbiased", "the fine-grained rescaling removes the inversion bias of uniform sampling",
+        paper_value="(ε, δ)-unbiased", paper_source="Prop. 3.2",
+        criterion="fine bias ≤ max(2.5× floor, 0.015) at every m",
+        **_share(fine <= np.maximum(2.5 * floor, 0.015), "holds"),
+        ours=fine.max(axis=1), ours_text="largest fine bias over m",
+    )
+
+
+def thm31_equivalent(claims: Claims, thm: dict) -> None:
+    ratio = thm["gap_D"] / thm["floor"]
+    in_bounds = bool(np.all((thm["D_min"] >= thm["lower"] - 1e-12) & (thm["D_max"] <= thm["upper"] + 1e-12)))
+    verdict = _share(ratio < 2, "gap below 2× floor")
+    if not in_bounds:
+        verdict = dict(holds=False, partly=False, note="D leaves the bounds m/(m+2ρ_max d_eff) ≤ D_ii ≤ m/(m+ρ_min d_eff)")
+    claims.check(
+        "thm31-equivalent", "the uncorrected mean inverse is (AᵀDA+C)⁻¹ with Thm 3.1's fixed point D",
+        paper_value="E[Q] ≈ (AᵀDA+C)⁻¹", paper_source="Thm 3.1",
+        criterion="relative gap to (AᵀDA)⁻¹ < 2× the floor at every m; D within its bounds",
+        **verdict, ours=ratio.max(axis=1),
+        ours_text=f"largest gap / floor (gap to the naive (AᵀA)⁻¹: {thm['gap_naive'][:, 0].mean():.3f} at m={thm['m'][0]})",
+    )
+
+
+def scalar_suffices(claims: Claims, bias: dict) -> None:
+    b, m0 = bias["bias"]["B"], bias["m"]["B"][0]
+    drops = {s: b[s]["none"][:, 0] / b[s]["scalar"][:, 0] for s in ("leverage", "srht")}
+    passed = [s for s, v in drops.items() if np.all(v >= 5)]
+    claims.check(
+        "scalar-suffices-leverage-srht", "for leverage sampling and SRHT the scalar m/(m−d_eff) removes the bias",
+        paper_value="remaining bias O(d_eff^(−3ν/2))", paper_source="Cor. 3.4, Cor. 3.7",
+        criterion=f"bias drops ≥ 5× at m={m0} for both",
+        holds=len(passed) == 2, partly=len(passed) == 1,
+        note="" if len(passed) == 2 else f"holds for {', '.join(passed) or 'neither'}",
+        ours=np.minimum(drops["leverage"], drops["srht"]),
+        ours_text=f"smaller drop of the two (leverage {drops['leverage'].mean():.1f}×, SRHT {drops['srht'].mean():.1f}×)",
+    )
+
+
+def rho_max_phase_transition(claims: Claims, pt: dict) -> None:
+    """Rises: end > 2× start and ≥ 75% of steps up. Saturates: the log-log slope of the
+    scalar-corrected bias against rho_max is smaller over the upper half of the (log) range."""
+    rho, curve = pt["rho_max"].mean(0), pt["scalar"].mean(0)
+    rises = bool(curve[-1] > 2 * curve[0] and np.mean(np.diff(curve) > 0) >= 0.75)
+    slope = np.diff(np.log(curve)) / np.diff(np.log(rho))
+    upper = rho[1:] >= np.sqrt(rho[0] * rho[-1])
+    flattens = bool(upper.any() and (~upper).any() and slope[upper].mean() < slope[~upper].mean())
+    claims.check(
+        "rho-max-phase-transition", "scalar-corrected bias grows with ρ_max, then saturates",
+        paper_value="from O(d^(−3ν/2)) up to O(d^(−ν))", paper_source="Cor. 3.4, Fig. 1",
+        criterion="bias rises (end > 2× start, ≥ 75% of steps up) and its log-log slope is smaller "
+                  "over the upper half of the ρ_max range",
+        holds=rises and flattens, partly=rises,
+        note="" if rises and flattens else
+             f"rises but does not saturate (slope {slope[~upper].mean():.2f} then {slope[upper].mean():.2f}); "
+             f"the mixture also lowers ρ_min to {pt['rho_min'].mean(0).min():.2f}, below Cor. 3.4's premise ρ_min ≥ 1/2"
+             if rises else "does not rise",
+        ours=pt["scalar"][:, -1] / pt["scalar"][:, 0],
+        ours_text=f"bias at ρ_max={rho[-1]:.1f} over bias at ρ_max={rho[0]:.1f}",
+    )
+
+
+def ssn_local_rate(claims: Claims, ssn: dict) -> None:
+    rel = ssn["rate_sq"]["debiased"] / ssn["theory"]
+    claims.check(
+        "ssn-local-rate", "de-biased SSN's squared local rate is ρ_max·d_eff/m",
+        paper_value="≤ ρ_max·d_eff/m·(1+ε)", paper_source="Thm 4.3",
+        criterion="within 20% of d_eff/m (ρ_max = 1) at every m",
+        **_share(np.abs(rel - 1) < 0.2, "within 20%"),
+        ours=rel.mean(axis=1), ours_text="rate / theory, averaged over m",
+    )
+
+
+def ssn_debias_helps(claims: Claims, ssn: dict) -> None:
+    small = ssn["m"] <= 400
+    deb, plain = ssn["rate_sq"]["debiased"][:, small], ssn["rate_sq"]["plain"][:, small]
+    claims.check(
+        "ssn-debias-helps", "de-biased SSN converges faster than plain SSN at small sketch sizes",
+        paper_value="de-biased below plain", paper_source="Figs 2–3",
+        criterion="lower squared rate at every m ≤ 400",
+        **_share(deb < plain, "lower"),
+        ours=(plain / deb).mean(axis=1), ours_text="plain rate / de-biased rate, m ≤ 400",
+    )
+
+
+PAPER_ORDER = ("ssn-arlev", "ssn-slev", "ssn-alev", "ssn-srht", "newton-less")
+
+
+def sampler_ranking(claims: Claims, evt: dict) -> list[str]:
+    """Kendall-style agreement of our order (by final error) with the paper's; returns ours."""
+    final = {k: float(np.asarray(evt["methods"][k]["error"])[:, -1].mean()) for k in PAPER_ORDER}
+    ours = sorted(PAPER_ORDER, key=final.get)
+    pairs = [(a, b) for i, a in enumerate(PAPER_ORDER) for b in PAPER_ORDER[i + 1:]]
+    agree = sum(ours.index(a) < ours.index(b) for a, b in pairs)
+    claims.check(
+        "sampler-ranking", "ranking of sketches for SSN: ARLev, then SLev, ALev, SRHT, Newton-LESS",
+        paper_value="ARLev > SLev > ALev > SRHT > Newton-LESS", paper_source="Fig. 3 (MNIST, CIFAR-10)",
+        criterion="same order by final error on load_digits (a small-scale analogue: MNIST and CIFAR-10 are not offline)",
+        holds=ours == list(PAPER_ORDER), partly=agree > len(pairs) // 2,
+        note="" if ours == list(PAPER_ORDER) else f"{agree} of {len(pairs)} pairs in the paper's order",
+        ours_text=" > ".join(ours),
+    )
+    return ours
+
+
+def check_all(claims: Claims, *, identity_gap: float, bias: dict, thm: dict, pt: dict, ssn: dict, evt: dict) -> Claims:
+    """Every claim of the chapter, in the dossier's order."""
+    gaussian_inverse_wishart(claims, bias)
+    fine_equals_scalar(claims, identity_gap)
+    sampling_inversion_bias(claims, bias)
+    fine_debias_unbiased(claims, bias)
+    thm31_equivalent(claims, thm)
+    scalar_suffices(claims, bias)
+    rho_max_phase_transition(claims, pt)
+    ssn_local_rate(claims, ssn)
+    ssn_debias_helps(claims, ssn)
+    sampler_ranking(claims, evt)
+    return claims
+
+
+# Why a claim can fall short at a small tier: our reading, shown only when that claim is not
+# fully reproduced. Hypotheses, labelled as such in the chapter; the numbers are in the table.
+WHY_SHORT = {
+    "fine-debias-unbiased": (
+        "Prop. 3.2 is an (ε, δ)-unbiasedness statement: the fine rescaling removes the bias to "
+        "leading order, and what remains shrinks as m grows; at the smallest sketches a residual "
+        "of the size of the Monte-Carlo floor can remain."
+    ),
+    "thm31-equivalent": (
+        "The floor is the Gaussian sketch's Monte-Carlo noise; uniform sampling of rows with uneven "
+        "leverage is noisier, so part of the measured gap is noise, and Thm 3.1 itself carries an "
+        "error term. The gap to the naive (AᵀA)⁻¹ is far larger, so D captures most of the bias."
+    ),
+    "rho-max-phase-transition": (
+        "Cor. 3.4 assumes ρ_min ≥ 1/2, and mixing towards uniform sampling drives ρ_min far below it, "
+        "so the sweep leaves the corollary's premise; the saturation level O(d^(−ν)) may also lie "
+        "beyond the ρ_max that uniform sampling reaches here."
+    ),
+    "sampler-ranking": (
+        "On the digits data λ barely regularises (d_eff is close to d), so ridge and plain leverage "
+        "nearly coincide and ARLev ≈ ALev; the paper's ranking comes from MNIST and CIFAR-10 at far "
+        "larger n and d, which this offline book cannot load."
+    ),
+}
+
+
+def findings_markdown(claims: Claims) -> str:
+    """A summary of the verdicts, with our reading of every claim that fell short."""
+    counts = claims.counts()
+    lines = [
+        f"At the **{claims.tier}** tier, {counts['reproduced']} of {len(claims.items)} claims reproduced, "
+        f"{counts['partly reproduced']} partly, {counts['not reproduced']} not, and "
+        f"{counts['not checkable at this tier']} could not be checked here.",
+        "",
+    ]
+    for c in claims.items:
+        if c.status.value == "reproduced":
+            continue
+        why = WHY_SHORT.get(c.id, "")
+        lines.append(f"- **{c.id}** ({c.status.value}: {c.note}). " + (f"*Our reading:* {why}" if why else ""))
+    return "\n".join(lines)
