@@ -29,9 +29,8 @@ class Status(str, Enum):
 
     @property
     def mark(self) -> str:
-        return {"reproduced": "✅", "partly reproduced": "🟡", "not reproduced": "❌"}.get(
-            self.value, "⏸"
-        )
+        """A one-character mark that common fonts carry (no emoji)."""
+        return {"reproduced": "✓", "partly reproduced": "~", "not reproduced": "✗"}.get(self.value, "–")
 
 
 @dataclass

@@ -57,11 +57,11 @@ def _cell(text: str) -> str:
 
 
 def claims_markdown(claims: list[Claim]) -> str:
-    lines = ["| | claim | paper | ours | criterion | status |", "|---|---|---|---|---|---|"]
+    lines = ["| claim | paper | ours | criterion | status |", "|---|---|---|---|---|"]
     for c in claims:
         status = c.status.value + (f": {c.note}" if c.note else "")
         lines.append(
-            f"| {c.status.mark} | **{_cell(c.id)}**: {_cell(c.statement)} | {_cell(c.paper_value)} "
+            f"| **{_cell(c.id)}**: {_cell(c.statement)} | {_cell(c.paper_value)} "
             f"({_cell(c.paper_source)}) | {_cell(c.ours())} | {_cell(c.criterion)} | {_cell(status)} |"
         )
     return "\n".join(lines)
@@ -74,13 +74,14 @@ def render(pinned: dict[str, dict] | None = None) -> str:
         "# Scorecard",
         "",
         "Every claim the book checks, chapter by chapter, with the paper's value next to ours.",
-        "Statuses: ✅ reproduced · 🟡 partly reproduced · ❌ not reproduced · ⏸ not checkable at",
-        "this tier (the reason is given). Numbers at the `book` tier come from small CPU runs and",
+        "Statuses: reproduced, partly reproduced (the note says which part), not reproduced, and",
+        "not checkable at this tier (the note says why). Numbers at the `book` tier come from small CPU runs and",
         "are never the paper's numbers; `full`-tier rows come from runs on one GPU, committed",
         "under `results/`, with their device and date. Regenerate with `lab scorecard`.",
         "",
     ]
-    summary = ["| chapter | tier | ✅ | 🟡 | ❌ | ⏸ | device | date |", "|---|---|---|---|---|---|---|---|"]
+    summary = ["| chapter | tier | reproduced | partly | not | not checkable | device | date |",
+               "|---|---|---|---|---|---|---|---|"]
     sections = []
     for name in chapters.available():
         tiers = latest_by_tier(name, pinned.get(name))
