@@ -54,6 +54,7 @@ class Config:
     ssn_T: int = 8
     ssn_runs: int = 10
     ssn_start: float = 1e-3
+    ssn_mix: tuple = (0.75,)
     # error against time on load_digits
     evt_lam: float = 1e-3
     evt_m: int = 500
@@ -82,6 +83,7 @@ _PRESETS = {
         ssn_m=(40, 160),
         ssn_T=3,
         ssn_runs=2,
+        ssn_mix=(0.75,),
         evt_m=200,
         evt_T=4,
         evt_gd_iters=20,
@@ -104,6 +106,7 @@ _PRESETS = {
         ssn_d=100,
         ssn_m=(500, 1000, 2000, 4000),
         ssn_runs=30,
+        ssn_mix=(0.5, 0.75, 0.9),
         evt_T=15,
         evt_gd_iters=2000,
         evt_sgd_epochs=100,

@@ -175,39 +175,51 @@ def ssn_local_rates(cfg: Config) -> dict:
     :math:`H=\nabla^2F(\beta_*)` and the unsquared one uses
     :math:`\mathbb E\|\cdot\|_H/\|\cdot\|_H`. Variants: de-biased (fine correction, step
     :math:`\mu_t`), plain (step 1), plain with :math:`\mu_t`. Theory: :math:`\rho_{\max}d_{\rm eff}/m`
-    with :math:`\rho_{\max}=1`.
+    with :math:`\rho_{\max}=1`. To vary :math:`\rho_{\max}`, de-biased SSN also samples from
+    :math:`(1-w)\ell/d_{\rm eff}+w/n` for each ``w`` in ``ssn_mix`` (where ``m`` is large enough).
 
     Returns
     -------
     dict
         ``rate_sq[variant]``, ``rate[variant]`` and ``theory``, arrays ``[n_seeds, len(m)]``;
-        ``d_eff`` ``[n_seeds]``.
+        ``d_eff`` ``[n_seeds]``; ``mix[w]`` with ``rho_max`` ``[n_seeds]`` (at :math:`\beta_*`)
+        and ``rate_sq`` ``[n_seeds, len(m)]`` (NaN where ``m`` is too small).
     """
     S, M, T = cfg.n_seeds, len(cfg.ssn_m), cfg.ssn_T
     rate_sq = {v: np.zeros((S, M)) for v in SSN_VARIANTS}
     rate = {v: np.zeros((S, M)) for v in SSN_VARIANTS}
     theory, d_eff = np.zeros((S, M)), np.zeros(S)
+    mix_rate_sq = {w: np.full((S, M), np.nan) for w in cfg.ssn_mix}
+    mix_rho = {w: np.zeros(S) for w in cfg.ssn_mix}
     for seed in progress(range(S), desc="SSN rates"):
         rng = _rng(cfg, "ssn_local_rates", seed)
         X, y = logistic_data(cfg.ssn_n, cfg.ssn_d, cfg.ssn_df, rng=rng)
         beta_star = newton_solve(X, y, cfg.ssn_lam)
         H = logistic_hessian(X, y, cfg.ssn_lam, beta_star)
-        d_eff[seed] = effective_dimension(ridge_leverage(hessian_factor(X, beta_star), cfg.ssn_lam))
+        ell = ridge_leverage(hessian_factor(X, beta_star), cfg.ssn_lam)
+        d_eff[seed] = effective_dimension(ell)
         theory[seed] = d_eff[seed] / np.array(cfg.ssn_m)
-        start = cfg.ssn_start * np.linalg.norm(beta_star)
+        for w in cfg.ssn_mix:
+            mix_rho[w][seed] = rho_factors(ell, mixed_probabilities(ell, w))[1]
+
+        def squared_and_plain_rate(m, correction, step, **plan_options):
+            """Mean over ``ssn_runs`` starts at distance ``ssn_start``·‖β*‖ of the T-step contraction."""
+            ratios = np.zeros(cfg.ssn_runs)
+            for r in range(cfg.ssn_runs):
+                u = rng.standard_normal(cfg.ssn_d)
+                beta0 = beta_star + cfg.ssn_start * np.linalg.norm(beta_star) * u / np.linalg.norm(u)
+                hist = subsampled_newton(X, y, cfg.ssn_lam, beta0, "leverage", m, T, correction, step, rng, **plan_options)
+                e0, eT = beta0 - beta_star, hist["betas"][-1] - beta_star
+                ratios[r] = (eT @ H @ eT) / (e0 @ H @ e0)
+            return np.mean(ratios) ** (1.0 / T), np.mean(np.sqrt(ratios)) ** (1.0 / T)
+
         for j, m in enumerate(cfg.ssn_m):
             for v, (correction, step) in SSN_VARIANTS.items():
-                ratios = np.zeros(cfg.ssn_runs)
-                for r in range(cfg.ssn_runs):
-                    u = rng.standard_normal(cfg.ssn_d)
-                    beta0 = beta_star + start * u / np.linalg.norm(u)
-                    hist = subsampled_newton(
-                        X, y, cfg.ssn_lam, beta0, "leverage", m, T, correction, step, rng
-                    )
-                    e0, eT = beta0 - beta_star, hist["betas"][-1] - beta_star
-                    ratios[r] = (eT @ H @ eT) / (e0 @ H @ e0)
-                rate_sq[v][seed, j] = np.mean(ratios) ** (1.0 / T)
-                rate[v][seed, j] = np.mean(np.sqrt(ratios)) ** (1.0 / T)
+                rate_sq[v][seed, j], rate[v][seed, j] = squared_and_plain_rate(m, correction, step)
+            for w in cfg.ssn_mix:
+                # the fine correction needs m > rho_max d_eff; leave a margin for beta_t != beta_*
+                if m > 1.1 * mix_rho[w][seed] * d_eff[seed]:
+                    mix_rate_sq[w][seed, j] = squared_and_plain_rate(m, "fine", "debiased", mix=w)[0]
     return {
         "m": np.array(cfg.ssn_m),
         "T": T,
@@ -215,6 +227,7 @@ def ssn_local_rates(cfg: Config) -> dict:
         "rate": rate,
         "theory": theory,
         "d_eff": d_eff,
+        "mix": {w: {"rho_max": mix_rho[w], "rate_sq": mix_rate_sq[w]} for w in cfg.ssn_mix},
     }
 
 

@@ -53,6 +53,7 @@ from .debias import fine_weights, gaussian_factor, scalar_factor
 from .leverage import (
     approximate_ridge_leverage,
     effective_dimension,
+    mixed_probabilities,
     plugin_d_eff,
     rho_factors,
     ridge_leverage,
@@ -138,6 +139,7 @@ def plan_sketch(
     approx_k: int | None = None,
     less_nnz: int | None = None,
     d_eff: float | str | None = None,
+    mix: float = 0.0,
 ) -> SketchPlan:
     """Prepare ``sampler`` for ``A`` (see the module docstring for the samplers).
 
@@ -159,6 +161,9 @@ def plan_sketch(
         ``"plugin"`` estimates it per trial from the uncorrected sketched Gram ``G`` as
         ``tr(G (G + lam I)^{-1})``, touching ``A`` only through the sketch (used by SSN with
         SRHT and LESS).
+    mix : float
+        For ``"leverage"`` only: sample from :math:`(1-w)\ell/d_{\rm eff} + w/n` with ``w = mix``,
+        which raises :math:`\rho_{\max}` above 1 (the SSN rate's dependence on it).
     """
     A = np.asarray(A, dtype=float)
     n, d = A.shape
@@ -170,7 +175,7 @@ def plan_sketch(
     common = dict(sampler=sampler, A=A, lam=float(lam), m=int(m))
     if sampler in ("uniform", "leverage"):
         ell = ridge_leverage(A, lam)
-        pi = np.full(n, 1.0 / n) if sampler == "uniform" else ell / effective_dimension(ell)
+        pi = np.full(n, 1.0 / n) if sampler == "uniform" else mixed_probabilities(ell, mix)
     elif sampler in SAMPLING:
         k = approx_k or 4 * d
         # ALev ignores the regulariser everywhere: its scores, pi and corrections use lam = 0
