@@ -42,3 +42,16 @@ def test_smoke_run_records_seed_and_never_overwrites(runs, chapter, capsys):
     first, second = (json.loads((f / "results.json").read_text()) for f in folders)
     assert [c["per_seed"] for c in first["claims"]] == [c["per_seed"] for c in second["claims"]], \
         "the same parameters must give the same numbers"
+
+
+def test_a_failing_cell_fails_the_run_and_keeps_earlier_runs(runs, capsys):
+    earlier = runs / "inversion_bias" / "20200101T000000Z-smoke"
+    earlier.mkdir(parents=True)
+    (earlier / "results.json").write_text("{}")
+    # m = 5 < d: the fine correction refuses (m pi_i > ell_i fails), a genuine error in a cell
+    assert main(["run", "inversion_bias", "--scale", "smoke", "-p", "a_m", "[5]", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "failed at cell" in err and "ValueError" in err
+    failed = [f for f in (runs / "inversion_bias").iterdir() if f != earlier]
+    assert len(failed) == 1 and (failed[0] / "FAILED").exists()
+    assert (earlier / "results.json").read_text() == "{}"

@@ -141,7 +141,7 @@ def plan_sketch(
     d_eff: float | str | None = None,
     mix: float = 0.0,
 ) -> SketchPlan:
-    """Prepare ``sampler`` for ``A`` (see the module docstring for the samplers).
+    r"""Prepare ``sampler`` for ``A`` (see the module docstring for the samplers).
 
     Parameters
     ----------
