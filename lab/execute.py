@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -106,6 +105,3 @@ def latest_runs(chapter: str) -> list[Path]:
     done = [p for p in base.iterdir() if (p / "results.json").exists() and not (p / "FAILED").exists()]
     return sorted(done, key=lambda p: p.name, reverse=True)
 
-
-def remove_run(run_dir: Path) -> None:
-    shutil.rmtree(run_dir, ignore_errors=True)

@@ -1,14 +1,16 @@
 """The chapter side of a run: started at a chapter's top, finished at its end.
 
-``finish()`` prints the claims table, the provenance and the exact ``lab run`` command that
-reproduces the page, and writes ``results.json`` into the run folder: the folder ``lab run``
-or ``lab book`` made (``LAB_RUN_DIR``), or, when a reader executes the chapter in Jupyter, a
-new folder ``runs/<chapter>/<UTC time>-<scale>/``.
+``finish()`` collects the provenance and the exact ``lab run`` command that reproduces the
+page and writes them, with the claims and recorded numbers, to ``results.json`` in the run
+folder: the folder ``lab run`` or ``lab book`` made (``LAB_RUN_DIR``), or, when a reader
+executes the chapter in Jupyter, a new folder ``runs/<chapter>/<UTC time>-<scale>/``.
+Displaying the finished :class:`Run` shows the provenance table at the chapter's end.
 """
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,7 +56,7 @@ def reproduce_command(chapter: str, params: dict) -> str:
     cmd = f"lab run {chapter} --scale {params['scale']}"
     for name, value in params.items():
         if name != "scale" and name in declared and value != declared[name].default:
-            cmd += f" -p {name} {json.dumps(value) if not isinstance(value, str) else value!r}"
+            cmd += f" -p {name} {shlex.quote(value if isinstance(value, str) else json.dumps(value))}"
     return cmd
 
 
@@ -117,8 +119,8 @@ class Run:
         self.results, self.run_dir = results, run_dir
         return results
 
-    def _repr_html_(self) -> str:
-        return provenance_html(self.results)
+    def _repr_html_(self) -> str | None:
+        return provenance_html(self.results) if hasattr(self, "results") else None
 
 
 def provenance_html(results: dict) -> str:

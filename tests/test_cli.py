@@ -35,3 +35,17 @@ def test_unknown_scale_is_refused_by_the_parser(runs, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["run", "inversion_bias", "--scale", "huge"])
     assert exc.value.code == 2 and "invalid choice: 'huge'" in capsys.readouterr().err
+
+
+def test_reproduce_command_parses_back_to_the_same_parameters():
+    import shlex
+
+    from lab.cli import parser
+    from lab.execute import prepare
+    from lab.run import reproduce_command
+
+    params = {"scale": "smoke", "seed": 3, "a_m": [100, 200], "trials": None}
+    cmd = reproduce_command("inversion_bias", params)
+    assert "trials" not in cmd  # defaults are left out
+    args = parser().parse_args(shlex.split(cmd)[1:])
+    assert prepare(args.chapter, args.scale, dict(args.param)) == {"scale": "smoke", "seed": 3, "a_m": [100, 200]}
