@@ -61,8 +61,8 @@ def claims_markdown(claims: list[Claim]) -> str:
     for c in claims:
         status = c.status.value + (f": {c.note}" if c.note else "")
         lines.append(
-            f"| **{_cell(c.id)}**: {_cell(c.statement)} | {_cell(c.paper_value)} "
-            f"({_cell(c.paper_source)}) | {_cell(c.ours())} | {_cell(c.criterion)} | {_cell(status)} |"
+            f"| **{_cell(c.id)}**: {_cell(c.statement)} | {_cell(c.paper_value)}; "
+            f"{_cell(c.paper_source)} | {_cell(c.ours())} | {_cell(c.criterion)} | {_cell(status)} |"
         )
     return "\n".join(lines)
 
