@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,21 @@ class RunResult:
         return self.run_dir / f"{self.chapter}.ipynb"
 
 
+@contextmanager
+def _environment(values: dict[str, str]):
+    """Set environment variables for the kernel papermill starts, and restore them afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def prepare(chapter: str, scale: str | None, overrides: dict[str, object]) -> dict[str, object]:
     """Checked parameters for papermill; raises :class:`lab.chapters.ChapterError` on bad input."""
     declared = chapters.parameters(chapter)
@@ -64,12 +80,11 @@ def execute(chapter: str, params: dict[str, object], progress: bool = True,
     nb = chapters.read_notebook(chapter)
     scale = params.get("scale", chapters.parameters(chapter)["scale"].default)
     run_dir = new_run_dir(chapter, scale)
-    os.environ["LAB_RUN_DIR"] = str(run_dir)
+    env = {"LAB_RUN_DIR": str(run_dir)}
     if threads:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[var] = str(threads)
+        env.update(dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), str(threads)))
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _environment(env):
         source = Path(tmp) / f"{chapter}.ipynb"
         jupytext.write(nb, source)
         try:

@@ -11,7 +11,9 @@ import pytest
 from lab import book, chapters
 from lab.paths import repo_root
 
-pytestmark = pytest.mark.slow
+# One worker builds the book once: two concurrent builds on two cores oversubscribe BLAS threads
+# and can run a hundred times slower (`make test` passes --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 HTML = repo_root() / "_build" / "html"
 
 

@@ -29,6 +29,7 @@ def test_smoke_run_records_seed_and_never_overwrites(runs, chapter, capsys):
     argv = ["run", chapter, "--scale", "smoke", "-p", "seed", "3", "-q"]
     assert main(argv) == 0, capsys.readouterr().err
     assert main(argv) == 0, capsys.readouterr().err
+    assert "LAB_RUN_DIR" not in os.environ, "a run must not leak its folder into later runs"
     folders = sorted((runs / chapter).iterdir())
     assert len(folders) == 2 and all(f.name.split("-", 1)[1].startswith("smoke") for f in folders)
     for folder in folders:

@@ -407,6 +407,7 @@ def test_resolve_applies_overrides_and_rejects_unknown_names():
     with pytest.raises(ValueError, match="smoke.*book.*full"):
         resolve("huge")
     assert TIERS == ("smoke", "book", "full")
+    assert resolve("book", a_m=[100, 300]).a_m == (100, 300)  # lists from papermill become tuples
 
 
 def test_smoke_tier_experiments_run_fast_and_serialise():

@@ -131,4 +131,5 @@ def resolve(scale: str = "book", **overrides) -> Config:
     if unknown:
         raise TypeError(f"unknown configuration knob(s): {', '.join(unknown)}")
     cfg = replace(Config(scale=scale), **_PRESETS[scale])
-    return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    # papermill passes sequences as lists; the config keeps them as (hashable) tuples
+    return replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})

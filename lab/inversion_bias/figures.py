@@ -24,6 +24,15 @@ def _band(ax, x, per_seed, **kw):
     return ax.errorbar(x, mean, yerr=std, capsize=3, **kw)
 
 
+def _finish(fig, *axes, legend_size=8):
+    """Grid and legend on every panel, then a tight layout."""
+    for ax in axes:
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    return fig
+
+
 def bias_vs_m(res: dict):
     """Left: uniform sampling (setting A). Right: leverage, estimated leverage, SRHT (setting B)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=False)
@@ -58,10 +67,7 @@ def thm31_gap(res: dict):
     _band(ax, res["m"], res["gap_D"], marker="s", label=r"to $(A^\top DA)^{-1}$ (Thm 3.1)")
     _band(ax, res["m"], res["floor"], color="k", ls="-.", label="Monte-Carlo floor (Gaussian)")
     ax.set(xscale="log", yscale="log", xlabel="sketch size $m$", ylabel="relative spectral gap of $\\hat E[Q]$")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax)
 
 
 def phase_transition(res: dict):
@@ -74,10 +80,7 @@ def phase_transition(res: dict):
     ax.axhline(floor, color="k", ls="-.", label="Monte-Carlo floor (Gaussian)")
     ax.set(xscale="log", yscale="log", xlabel=r"$\rho_{\max}$ of $\pi=(1-w)\ell/d_{\rm eff}+w/n$",
            ylabel="bias", title=f"bias against $\\rho_{{\\max}}$ at $m={res['m']}$")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax)
 
 
 def ssn_rates(res: dict):
@@ -100,11 +103,7 @@ def ssn_rates(res: dict):
     right.plot(lim, lim, "k--", label="rate = bound")
     right.set(xscale="log", yscale="log", xlabel=r"bound $\rho_{\max}d_{\rm eff}/m$ (Thm 4.3)",
               ylabel="de-biased squared local rate", title=r"the rate against $\rho_{\max}d_{\rm eff}/m$")
-    for ax in (left, right):
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, left, right)
 
 
 def error_vs_time(res: dict):
@@ -119,8 +118,4 @@ def error_vs_time(res: dict):
              title="second-order methods, by iteration")
     right.set(xscale="log", yscale="log", xlabel="wall-clock time (s)", ylabel="relative error",
               title="all methods, by wall-clock time")
-    for ax in (left, right):
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, left, right, legend_size=7)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.special import expit
 
 from .logistic import hessian_factor, logistic_gradient, logistic_loss
 from .leverage import plugin_d_eff
@@ -185,8 +184,7 @@ def sgd(
         order = rng.permutation(n)
         for lo in range(0, n - batch + 1, batch):
             rows = order[lo : lo + batch]
-            Xb, yb = X[rows], y[rows]
-            grad = -(Xb.T @ (yb * expit(-yb * (Xb @ beta)))) / batch + lam * beta
+            grad = logistic_gradient(X[rows], y[rows], lam, beta)
             beta = beta - step0 / (1.0 + t / tau) * grad
             t += 1
         elapsed += time.perf_counter() - start
