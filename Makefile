@@ -24,7 +24,7 @@ book: setup
 
 # pytest exits 5 when it collects no test: say so and fail, rather than pass silently.
 test: setup
-	@$(BIN)/python -m pytest -n 2 --dist loadgroup --timeout 900; rc=$$?; \
+	@$(BIN)/python -m pytest -n 2 --dist loadscope --timeout 900; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)"; fi; exit $$rc
 
 clean:

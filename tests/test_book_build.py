@@ -11,9 +11,10 @@ import pytest
 from lab import book, chapters
 from lab.paths import repo_root
 
-# One worker builds the book once: two concurrent builds on two cores oversubscribe BLAS threads
-# and can run a hundred times slower (`make test` passes --dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
+# One worker builds the book once (`make test` runs pytest with --dist loadscope, which keeps a
+# module on one worker): two concurrent builds on two cores oversubscribe BLAS threads and ran
+# ten times slower.
+pytestmark = pytest.mark.slow
 HTML = repo_root() / "_build" / "html"
 
 
