@@ -1,7 +1,7 @@
 """Where the book's sources, runs and committed results live.
 
 The repository root is found from the installed package (an editable install, as the README
-sets up); ``LAB_RUNS_DIR`` moves the run folders elsewhere (the tests use a temporary folder).
+sets up); ``LAB_RUNS_DIR`` and ``LAB_RESULTS_DIR`` move the run folders and GPU results elsewhere (the tests use a temporary folder).
 """
 from __future__ import annotations
 
@@ -22,5 +22,7 @@ def runs_dir() -> Path:
 
 
 def results_dir() -> Path:
-    """Committed results of ``full``-tier runs made on a GPU: ``results/<chapter>/*.json``."""
-    return repo_root() / "results"
+    """Committed GPU results: ``results/<chapter>/*.json`` (full tier), ``results/kernels/``.
+
+    ``LAB_RESULTS_DIR`` moves it (the tests use a temporary folder)."""
+    return Path(os.environ.get("LAB_RESULTS_DIR", repo_root() / "results"))

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import platform
 import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
 
-from lab.paths import book_dir, repo_root
+from lab.paths import book_dir, repo_root, results_dir
 
 
 def _git(*args: str) -> str:
@@ -29,7 +30,8 @@ def git_commit() -> str:
     """``<sha>`` of HEAD, with ``+dirty`` when the sources under lab/, kernels/ or book/ differ from it."""
     sha = _git("rev-parse", "--short=12", "HEAD")
     if not sha:
-        return "unknown (not a git checkout)"
+        # A copy without .git (a GPU machine gets the working tree only): the caller names it.
+        return os.environ.get("LAB_COMMIT", "unknown (not a git checkout)")
     dirty = _git("status", "--porcelain", "--", "lab", "kernels", "book")
     return sha + ("+dirty" if dirty else "")
 
@@ -61,8 +63,6 @@ def device() -> str:
             return f"GPU: {torch.cuda.get_device_name(0)}"
     except ImportError:
         pass
-    import os
-
     return f"CPU: {cpu_name()} ({os.cpu_count()} cores)"
 
 
@@ -74,13 +74,16 @@ def versions() -> dict[str, str]:
 
 
 def source_files(chapter: str) -> list[Path]:
+    """What a chapter's page depends on: lab/ and kernels/ code, the chapter, and the GPU
+    results under ``results/`` that chapters display (its own full-tier runs, kernel timings)."""
     root = repo_root()
     files = sorted(p for d in ("lab", "kernels") for p in (root / d).rglob("*.py"))
-    return files + [book_dir() / f"{chapter}.md"]
+    results = sorted(p for d in (chapter, "kernels") for p in (results_dir() / d).glob("*.json"))
+    return files + [book_dir() / f"{chapter}.md"] + results
 
 
 def source_hash(chapter: str) -> str:
-    """sha256 over the chapter's source and every ``.py`` file under ``lab/`` and ``kernels/``."""
+    """sha256 over :func:`source_files`: the chapter, ``lab/`` and ``kernels/`` code, its GPU results."""
     h = hashlib.sha256()
     root = repo_root()
     for path in source_files(chapter):

@@ -1,0 +1,53 @@
+"""Committed GPU results: the full-tier and kernel-timing displays, and the bench runner."""
+import json
+
+import pytest
+
+from kernels import bench
+from lab import gpu_results
+
+
+def _full_result(started, value):
+    return {
+        "chapter": "inversion_bias", "scale": "full",
+        "claims": [{"id": "c1", "statement": "s", "paper_value": "1", "paper_source": "Tab. 1",
+                    "criterion": "x < 2", "status": "reproduced", "tier": "full",
+                    "per_seed": [value], "ours_text": None, "note": ""}],
+        "provenance": {"device": "GPU: NVIDIA H100 80GB HBM3", "started_utc": started,
+                       "commit": "abc", "torch": "2.11.0", "wall_time_s": 120.0},
+    }
+
+
+def test_full_tier_shows_the_newest_committed_run_with_its_device(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_RESULTS_DIR", str(tmp_path))
+    assert "No full-tier run" in gpu_results.FullTier("inversion_bias")._repr_html_()
+    folder = tmp_path / "inversion_bias"
+    folder.mkdir()
+    (folder / "a.json").write_text(json.dumps(_full_result("2026-11-01T00:00:00+00:00", 1.25)))
+    (folder / "b.json").write_text(json.dumps(_full_result("2026-11-20T00:00:00+00:00", 1.5)))
+    page = gpu_results.FullTier("inversion_bias")._repr_html_()
+    assert "H100" in page and "2026-11-20" in page and "1.5" in page and "lab-claims" in page
+
+
+def test_kernel_timing_table_and_its_absence(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_RESULTS_DIR", str(tmp_path))
+    assert "No GPU timing" in gpu_results.KernelTiming("fwht")._repr_html_()
+    (tmp_path / "kernels").mkdir()
+    record = {"op": "fwht", "device": "GPU: H100", "date_utc": "2026-11-22T00:00:00+00:00",
+              "torch": "2.11", "triton": "3.6", "results": [{"n": 256, "speedup": 3.14159}]}
+    (tmp_path / "kernels" / "fwht.json").write_text(json.dumps(record))
+    page = gpu_results.KernelTiming("fwht")._repr_html_()
+    assert "<th>speedup</th>" in page and "3.142" in page and "2026-11-22" in page
+
+
+def test_bench_runner_knows_the_kernels_and_refuses_unknown_ones(tmp_path, capsys):
+    assert "fwht" in bench.benchmarked_ops()
+    assert bench.main(["no_such_kernel", "--out", str(tmp_path)]) == 2
+    assert "unknown kernel" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the CPU-only path")
+def test_bench_without_a_gpu_fails_cleanly_and_writes_nothing(tmp_path, capsys):
+    assert bench.main(["fwht", "--out", str(tmp_path)]) == 1
+    assert "benchmark failed" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.json"))
