@@ -28,10 +28,13 @@ def _git(*args: str) -> str:
 
 def git_commit() -> str:
     """``<sha>`` of HEAD, with ``+dirty`` when the sources under lab/, kernels/ or book/ differ from it."""
+    if os.environ.get("LAB_COMMIT"):
+        # A copy of the working tree on a lent GPU machine, whose .git (if any) is not the
+        # checkout's: whoever sent the copy names the commit.
+        return os.environ["LAB_COMMIT"]
     sha = _git("rev-parse", "--short=12", "HEAD")
     if not sha:
-        # A copy without .git (a GPU machine gets the working tree only): the caller names it.
-        return os.environ.get("LAB_COMMIT", "unknown (not a git checkout)")
+        return "unknown (not a git checkout)"
     dirty = _git("status", "--porcelain", "--", "lab", "kernels", "book")
     return sha + ("+dirty" if dirty else "")
 

@@ -92,10 +92,12 @@ class Run:
         numpy scalars become Python numbers first: myst-nb formats glued numbers from their
         ``repr``, which for ``np.float64`` is not a number.
         """
-        from myst_nb import glue
-
         value = value.item() if hasattr(value, "item") else value
         self.metrics[name] = value
+        try:
+            from myst_nb import glue
+        except ImportError:  # executing outside the book's environment (a bare GPU machine)
+            return
         glue(name, value, display=False)
 
     def finish(self) -> dict:
