@@ -1,0 +1,151 @@
+"""Masked multi-quantile loss: Triton kernel (interpreted on CPU) against the torch reference
+and an independent float64 numpy computation, forward and backward."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from kernels import dispatch
+from kernels.quantile_loss import bench_quantile_loss, quantile_loss, quantile_loss_reference, quantile_loss_triton
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRITON_DEVICE = next((d for d in ("cpu", "cuda") if dispatch.triton_available(d)[0]), None)
+needs_triton = pytest.mark.skipif(TRITON_DEVICE is None, reason="Triton runs neither interpreted nor on a GPU")
+
+
+def _inputs(shape, seed, dtype=torch.float32, p_mask=0.7):
+    rng = np.random.default_rng([7, seed, *shape])
+    yhat = torch.from_numpy(rng.standard_normal(shape)).to(dtype)
+    y = torch.from_numpy(rng.standard_normal(shape[:-1])).to(dtype)
+    mask = torch.from_numpy(rng.random(shape[:-1]) < p_mask)
+    taus = np.sort(rng.uniform(0.02, 0.98, shape[-1])).tolist()
+    return yhat, y, mask, taus
+
+
+def _numpy_loss_and_grad(yhat, y, mask, taus):
+    """Loop-free but independent float64: loss and dL/dyhat from the definition."""
+    yh, yy, m, t = yhat.double().numpy(), y.double().numpy(), mask.double().numpy(), np.array(taus)
+    u = yy[..., None] - yh
+    rho = np.where(u < 0, (t - 1) * u, t * u)
+    denom = len(taus) * max(1.0, m.sum())
+    return (rho * m[..., None]).sum() / denom, ((u < 0) - t) * m[..., None] / denom
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 5, 7, 3), (3, 16, 48, 9), (1, 1, 300, 5), (4, 3, 13, 2)])
+def test_reference_matches_numpy(shape):
+    yhat, y, mask, taus = _inputs(shape, 0, torch.float64)
+    yhat.requires_grad_(True)
+    loss = quantile_loss_reference(yhat, y, mask, taus)
+    loss.backward()
+    exp_loss, exp_grad = _numpy_loss_and_grad(yhat.detach(), y, mask, taus)
+    assert loss.item() == pytest.approx(exp_loss, rel=1e-12)
+    np.testing.assert_allclose(yhat.grad.numpy(), exp_grad, rtol=1e-12, atol=1e-15)
+
+
+@needs_triton
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 5, 7, 3), (3, 16, 48, 9), (1, 1, 300, 5), (4, 3, 13, 2), (257, 1)])
+def test_triton_forward_and_backward_match_numpy(shape):
+    yhat, y, mask, taus = _inputs(shape, 1)
+    yhat = yhat.to(TRITON_DEVICE).requires_grad_(True)
+    loss = quantile_loss_triton(yhat, y.to(TRITON_DEVICE), mask.to(TRITON_DEVICE), taus)
+    loss.backward()
+    exp_loss, exp_grad = _numpy_loss_and_grad(yhat.detach().cpu(), y, mask, taus)
+    assert loss.item() == pytest.approx(exp_loss, rel=1e-5, abs=1e-7)
+    np.testing.assert_allclose(yhat.grad.cpu().double().numpy(), exp_grad, rtol=1e-5, atol=1e-8)
+
+
+@needs_triton
+def test_triton_handles_half_precision_non_contiguous_and_float_masks():
+    yhat, y, mask, taus = _inputs((6, 10, 4), 2)
+    big = torch.randn(6, 10, 8)
+    big[..., ::2] = yhat
+    view = big[..., ::2]
+    assert not view.is_contiguous()
+    ref = quantile_loss_reference(view.double(), y.double(), mask, taus)
+    got = quantile_loss_triton(view.to(TRITON_DEVICE), y.to(TRITON_DEVICE), mask.float().to(TRITON_DEVICE), taus)
+    assert got.item() == pytest.approx(ref.item(), rel=1e-5)
+    half = quantile_loss_triton(view.half().to(TRITON_DEVICE), y.half().to(TRITON_DEVICE), mask.to(TRITON_DEVICE), taus)
+    assert half.dtype == torch.float16 and half.item() == pytest.approx(ref.item(), rel=2e-2)
+
+
+@needs_triton
+def test_fully_masked_grid_gives_zero_loss_and_zero_gradient():
+    yhat, y, mask, taus = _inputs((2, 3, 4, 3), 3)
+    yhat.requires_grad_(True)
+    loss = quantile_loss_triton(yhat, y, torch.zeros_like(mask), taus)
+    loss.backward()
+    assert loss.item() == 0 and yhat.grad.abs().max() == 0
+
+
+def test_public_loss_trains_like_the_reference_in_the_forking_layout():
+    yhat, y, mask, taus = _inputs((4, 8, 6, 3), 4)
+    a = yhat.clone().requires_grad_(True)
+    b = yhat.clone().requires_grad_(True)
+    quantile_loss(a, y, mask, taus).backward()
+    quantile_loss_reference(b, y, mask, taus).backward()
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("impl", [quantile_loss, quantile_loss_reference, quantile_loss_triton])
+@pytest.mark.parametrize("args, message", [
+    ((torch.zeros(2, 3), torch.zeros(3), torch.ones(3), [0.5, 0.9, 0.1]), "shape"),
+    ((torch.zeros(2, 3), torch.zeros(2), torch.ones(2), [0.5, 0.9]), "quantile levels for 3"),
+    ((torch.zeros(2, 2), torch.zeros(2), torch.ones(2), [0.5, 1.0]), r"\(0, 1\)"),
+    ((torch.zeros(2, 2, dtype=torch.int64), torch.zeros(2), torch.ones(2), [0.1, 0.9]), "floating"),
+])
+def test_bad_input_raises_value_error_naming_the_problem(impl, args, message):
+    with pytest.raises(ValueError, match=message):
+        impl(*args)
+
+
+def test_dispatcher_picks_reference_on_cpu_without_interpreter():
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    code = textwrap.dedent("""
+        import torch
+        from kernels import dispatch
+        from kernels.quantile_loss import quantile_loss, quantile_loss_reference
+        yhat, y, m = torch.randn(2, 3, 4, 3), torch.randn(2, 3, 4), torch.ones(2, 3, 4)
+        print("same", torch.equal(quantile_loss(yhat, y, m, [0.1, 0.5, 0.9]), quantile_loss_reference(yhat, y, m, [0.1, 0.5, 0.9])))
+        print(dispatch.explain("quantile_loss"))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "same True" in out.stdout and "quantile_loss: torch reference (no CUDA device" in out.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given without CUDA")
+def test_bench_needs_a_gpu():
+    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
+        bench_quantile_loss()
+
+
+def test_kernels_compile_for_hopper():
+    """Compile (no GPU needed) both kernels for sm_90 with the dtypes training uses."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    code = textwrap.dedent("""
+        import sys
+        import triton
+        try:
+            from triton.backends.compiler import GPUTarget
+            from triton.compiler import ASTSource
+        except ImportError as exc:
+            print("SKIP", exc); sys.exit(0)
+        from kernels import quantile_loss as K
+        for ptr, q in (("*fp32", 3), ("*bf16", 9)):
+            common = dict(yhat_ptr=ptr, y_ptr=ptr, mask_ptr=ptr, tau_ptr="*fp32")
+            tail = dict(n_rows="i32", Q="constexpr", BLOCK_Q="constexpr", BLOCK="constexpr")
+            consts = dict(Q=q, BLOCK_Q=triton.next_power_of_2(q), BLOCK=K.BLOCK_ROWS)
+            for kernel, sig in ((K._quantile_loss_fwd_kernel, {**common, "partial_ptr": "*fp32", **tail}),
+                                (K._quantile_loss_bwd_kernel, {**common, "grad_ptr": ptr, "scale": "fp32", **tail})):
+                triton.compile(ASTSource(kernel, sig, consts), target=GPUTarget("cuda", 90, 32))
+                print("compiled", kernel.__name__, ptr, q)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    if out.stdout.startswith("SKIP"):
+        pytest.skip(out.stdout)
+    assert out.stdout.count("compiled") == 4, out.stdout
