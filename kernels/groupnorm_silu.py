@@ -1,0 +1,213 @@
+"""Fused group norm + scale/shift + SiLU, the inner op of FLEX's ResNet blocks.
+
+Each ResNet block of FLEX (``lab/flex/blocks.py``, ``book/flex.md``) normalises its
+activations by group, applies the affine parameters of the norm, modulates them by the
+conditioning vector (adaptive group norm) and applies SiLU:
+
+.. math::
+
+    y_{bc\\cdot} = \\mathrm{SiLU}\\Big(\\big(\\tfrac{x_{bc\\cdot} - \\mu_{bg}}{\\sqrt{\\sigma^2_{bg} + \\epsilon}}\\,
+    w_c + \\beta_c\\big)(1 + s_{bc}) + t_{bc}\\Big), \\qquad \\mathrm{SiLU}(z) = z\\,\\mathrm{sigmoid}(z),
+
+with ``μ, σ²`` the mean and (biased) variance over the ``C/G`` channels of group ``g`` and all
+pixels. In eager torch this is four kernels and three round trips through memory; fused, it
+reads ``x`` twice (statistics, then output) and writes ``y`` once.
+
+Module layout as in Triton's tutorials and ``kernels/README.md``: the kernel
+:func:`_groupnorm_silu_kernel`, the wrapper :func:`groupnorm_silu_triton`, the torch
+reference :func:`groupnorm_silu_reference`, the public :func:`groupnorm_silu` (dispatch) and
+:func:`bench_groupnorm_silu`. Forward only: training uses the reference (autograd).
+"""
+from __future__ import annotations
+
+import statistics
+
+import torch
+import torch.nn.functional as F
+import triton
+import triton.language as tl
+
+from kernels import dispatch
+
+#: Elements of a group one program iteration loads.
+BLOCK = 1024
+
+
+@triton.jit
+def _groupnorm_silu_kernel(
+    x_ptr,  # *[B, C, HW] input, contiguous
+    y_ptr,  # *[B, C, HW] output, same layout and dtype
+    w_ptr,  # *[C] group-norm weight (read only when HAS_AFFINE)
+    b_ptr,  # *[C] group-norm bias (read only when HAS_AFFINE)
+    s_ptr,  # *[B, C] modulation scale s (read only when HAS_MOD); the op uses (1 + s)
+    t_ptr,  # *[B, C] modulation shift t (read only when HAS_MOD)
+    C,  # channels
+    HW,  # pixels per channel
+    G,  # groups; one program normalises one (batch, group) pair
+    eps,  # variance epsilon
+    HAS_AFFINE: tl.constexpr,  # apply w, b
+    HAS_MOD: tl.constexpr,  # apply (1 + s), t
+    BLOCK: tl.constexpr,  # elements per loop iteration
+    ACC_DTYPE: tl.constexpr,  # tl.float32, or tl.float64 for float64 input
+):
+    pid = tl.program_id(0)
+    n = pid // G
+    g = pid % G
+    cpg = C // G
+    group_size = cpg * HW
+    base = n * C * HW + g * group_size  # a group's channels are contiguous in [C, HW]
+    offs = tl.arange(0, BLOCK)
+    # pass 1: the mean; pass 2: the variance about it (two passes are stabler than E[x²] - E[x]²)
+    acc = tl.zeros([BLOCK], dtype=ACC_DTYPE)
+    for start in range(0, group_size, BLOCK):
+        idx = start + offs
+        acc += tl.load(x_ptr + base + idx, mask=idx < group_size, other=0.0).to(ACC_DTYPE)
+    mean = tl.sum(acc, axis=0) / group_size
+    acc = tl.zeros([BLOCK], dtype=ACC_DTYPE)
+    for start in range(0, group_size, BLOCK):
+        idx = start + offs
+        mask = idx < group_size
+        d = tl.load(x_ptr + base + idx, mask=mask, other=0.0).to(ACC_DTYPE) - mean
+        acc += tl.where(mask, d * d, 0.0)
+    rstd = 1.0 / tl.sqrt(tl.sum(acc, axis=0) / group_size + eps)
+    # pass 3: normalise, affine, modulate, SiLU, store
+    for start in range(0, group_size, BLOCK):
+        idx = start + offs
+        mask = idx < group_size
+        c = g * cpg + idx // HW  # channel of each element
+        h = (tl.load(x_ptr + base + idx, mask=mask, other=0.0).to(ACC_DTYPE) - mean) * rstd
+        if HAS_AFFINE:
+            h = h * tl.load(w_ptr + c, mask=mask, other=1.0).to(ACC_DTYPE) \
+                + tl.load(b_ptr + c, mask=mask, other=0.0).to(ACC_DTYPE)
+        if HAS_MOD:
+            h = h * (1.0 + tl.load(s_ptr + n * C + c, mask=mask, other=0.0).to(ACC_DTYPE)) \
+                + tl.load(t_ptr + n * C + c, mask=mask, other=0.0).to(ACC_DTYPE)
+        y = h / (1.0 + tl.exp(-h))  # SiLU
+        tl.store(y_ptr + base + idx, y.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+def _check(x, groups, weight, bias, scale, shift, who: str) -> None:
+    """Raise ValueError naming the problem with the inputs."""
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        raise ValueError(f"{who}: expected a tensor [B, C, ...], got {getattr(x, 'shape', type(x).__name__)}")
+    if not x.dtype.is_floating_point:
+        raise ValueError(f"{who}: expected a floating-point dtype, got {x.dtype}")
+    b, c = x.shape[:2]
+    if groups < 1 or c % groups:
+        raise ValueError(f"{who}: {c} channels are not divisible into {groups} groups")
+    if (weight is None) != (bias is None):
+        raise ValueError(f"{who}: pass both weight and bias, or neither")
+    if (scale is None) != (shift is None):
+        raise ValueError(f"{who}: pass both scale and shift, or neither")
+    for name, p, shape in (("weight", weight, (c,)), ("bias", bias, (c,)), ("scale", scale, (b, c)), ("shift", shift, (b, c))):
+        if p is not None and tuple(p.shape) != shape:
+            raise ValueError(f"{who}: {name} must have shape {shape}, got {tuple(p.shape)}")
+
+
+def groupnorm_silu_reference(x: torch.Tensor, groups: int, weight=None, bias=None, scale=None, shift=None,
+                             eps: float = 1e-5) -> torch.Tensor:
+    """``SiLU(GN(x; w, β)(1 + s) + t)`` in plain torch (any device, differentiable).
+
+    Parameters
+    ----------
+    x : ``[B, C, ...]``; groups : number of groups ``G`` (``C % G == 0``);
+    weight, bias : ``[C]`` affine parameters of the norm, or None;
+    scale, shift : ``[B, C]`` modulation ``s, t``, or None; eps : variance epsilon.
+    """
+    _check(x, groups, weight, bias, scale, shift, "groupnorm_silu_reference")
+    h = F.group_norm(x, groups, weight, bias, eps)
+    if scale is not None:
+        extra = (1,) * (x.dim() - 2)
+        h = h * (1 + scale.reshape(*scale.shape, *extra)) + shift.reshape(*shift.shape, *extra)
+    return F.silu(h)
+
+
+def groupnorm_silu_triton(x: torch.Tensor, groups: int, weight=None, bias=None, scale=None, shift=None,
+                          eps: float = 1e-5) -> torch.Tensor:
+    """The same op as :func:`groupnorm_silu_reference`, one Triton program per (batch, group).
+
+    Not differentiable. Raises RuntimeError when Triton cannot run on ``x.device``.
+    """
+    _check(x, groups, weight, bias, scale, shift, "groupnorm_silu_triton")
+    ok, reason = dispatch.triton_available(x.device)
+    if not ok:
+        raise RuntimeError(f"groupnorm_silu_triton cannot run here: {reason}")
+    b, c = x.shape[:2]
+    hw = x[0, 0].numel()
+    y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    if x.numel() == 0:
+        return y
+    xc = x.reshape(b, c, hw).contiguous()
+    has_affine, has_mod = weight is not None, scale is not None
+    dummy = xc  # never read when the flag is off
+    args = [p.detach().contiguous() if p is not None else dummy for p in (weight, bias, scale, shift)]
+    acc = tl.float64 if x.dtype == torch.float64 else tl.float32
+    _groupnorm_silu_kernel[(b * groups,)](xc, y, *args, c, hw, groups, eps, HAS_AFFINE=has_affine,
+                                          HAS_MOD=has_mod, BLOCK=BLOCK, ACC_DTYPE=acc)
+    return y
+
+
+def groupnorm_silu(x: torch.Tensor, groups: int, weight=None, bias=None, scale=None, shift=None,
+                   eps: float = 1e-5) -> torch.Tensor:
+    """Fused ``SiLU(GN(x)(1 + s) + t)``: Triton on a capable GPU, the torch reference elsewhere.
+
+    ``kernels.dispatch.explain("groupnorm_silu")`` says which ran and why. See the module
+    docstring for the equation and ``book/flex.md`` for where it is used.
+    """
+    impl = dispatch.pick(groupnorm_silu_triton, groupnorm_silu_reference, x, name="groupnorm_silu")
+    return impl(x, groups, weight, bias, scale, shift, eps=eps)
+
+
+def bench_groupnorm_silu(shapes=((16, 64, 128, 128), (16, 128, 64, 64), (16, 128, 32, 32), (16, 256, 16, 16)),
+                         groups: int = 32, repeats: int = 50, dtype: torch.dtype = torch.float32) -> list[dict]:
+    """Time :func:`groupnorm_silu_triton` against the eager torch reference on the GPU.
+
+    The shapes are those of FLEX ``small``'s ResNet blocks on 128² inputs (batch 16).
+    Medians of ``repeats`` runs with CUDA events, L2 flushed before each; bandwidth counts
+    one read and one write of ``x`` (the fused kernel really reads it twice).
+
+    Returns
+    -------
+    list of dict
+        Per shape: ``shape, triton_ms, reference_ms, speedup, triton_gbps, max_abs_err``.
+
+    Raises
+    ------
+    RuntimeError
+        Without a CUDA GPU on which Triton runs.
+    """
+    if not torch.cuda.is_available():
+        raise RuntimeError("bench_groupnorm_silu needs a CUDA GPU; torch.cuda.is_available() is False")
+    ok, reason = dispatch.triton_available(torch.device("cuda"))
+    if not ok:
+        raise RuntimeError(f"bench_groupnorm_silu cannot run Triton here: {reason}")
+    flush = torch.empty(256 * 2**20, dtype=torch.int8, device="cuda")
+
+    def median_ms(fn, *args):
+        fn(*args)
+        times = []
+        for _ in range(repeats):
+            flush.zero_()
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn(*args)
+            end.record()
+            torch.cuda.synchronize()
+            times.append(start.elapsed_time(end))
+        return statistics.median(times)
+
+    results = []
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    for shape in shapes:
+        b, c = shape[:2]
+        x = torch.randn(shape, device="cuda", dtype=dtype, generator=gen)
+        w, bias = torch.randn(c, device="cuda", generator=gen), torch.randn(c, device="cuda", generator=gen)
+        s, t = 0.1 * torch.randn(b, c, device="cuda", generator=gen), torch.randn(b, c, device="cuda", generator=gen)
+        args = (x, groups, w, bias, s, t)
+        with torch.no_grad():
+            err = (groupnorm_silu_triton(*args).double() - groupnorm_silu_reference(*args).double()).abs().max().item()
+            t_tri, t_ref = median_ms(groupnorm_silu_triton, *args), median_ms(groupnorm_silu_reference, *args)
+        gb = 2 * x.numel() * x.element_size() / 1e9
+        results.append(dict(shape=list(shape), groups=groups, triton_ms=t_tri, reference_ms=t_ref,
+                            speedup=t_ref / t_tri, triton_gbps=gb / (t_tri / 1e3), max_abs_err=err))
+    return results

@@ -1,0 +1,99 @@
+"""Tier presets for the FLEX chapter (``book/flex.md``).
+
+``smoke`` runs in seconds (CI); ``book`` is what the page executes on one CPU core: Kolmogorov
+flow at Re 250–1000 solved at 128² (spun up at 64²) and stored at 64² by spectral truncation,
+16² patches, the ``tiny`` backbone (~0.4 M parameters) trained for a few
+hundred steps, residual and raw targets only; ``full`` is for one H100 in about six minutes:
+128² fields from a 256² solver at Re 500–4000, 64² patches, the reference's ``small`` backbone,
+and every variant (raw target, no Transformer, no weak / strong conditioning, U-Net, U-ViT).
+:func:`resolve` picks a tier and applies overrides.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+TIERS = ("smoke", "book", "full")
+
+#: The model variants: (backbone spec without the size, target).
+VARIANTS = {
+    "flex": ({"kind": "flex"}, "residual"),
+    "flex_raw": ({"kind": "flex"}, "raw"),
+    "no_transformer": ({"kind": "flex", "use_transformer": False}, "residual"),
+    "no_weak": ({"kind": "flex", "weak": False}, "residual"),
+    "no_strong": ({"kind": "flex", "strong": False}, "residual"),
+    "unet": ({"kind": "unet"}, "residual"),
+    "uvit": ({"kind": "uvit"}, "residual"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every knob of :mod:`lab.flex.experiments`."""
+
+    scale: str
+    seed: int = 0
+    n_seeds: int = 1  # independent trainings of each model (init and batches)
+    # data: one batch of trajectories; the last trajectory of every Re is held out for testing
+    reynolds_train: tuple = (250.0, 500.0)
+    reynolds_test: tuple = (350.0, 1000.0)  # unseen Reynolds numbers
+    n_traj: int = 3
+    n_solver: int = 128  # solver grid; stored fields are its spectral truncation to n_out
+    n_out: int = 64
+    n_spinup: int = 64  # grid of the early spin-up (0: the solver grid throughout)
+    t_refine: float = 1.0  # last part of the spin-up on the solver grid
+    t_spinup: float = 10.0
+    dt_snapshot: float = 0.2
+    n_snapshots: int = 20
+    # tasks
+    patch: int = 16
+    sr_factor: int = 4
+    cond_frames: int = 2
+    re_scale: float = 1000.0
+    # model and training
+    size: str = "tiny"
+    variants: tuple = ("flex", "flex_raw")
+    train_steps: int = 200
+    batch_size: int = 8  # per step, half SR and half FC
+    lr: float = 2e-3
+    warmup: int = 20
+    # evaluation
+    eval_samples: int = 16  # per Reynolds number
+    n_steps: int = 2  # sampling steps of the headline numbers
+    steps_list: tuple = (1, 2, 4)
+    members: int = 4  # ensemble size
+    bench_kernel: bool = False
+
+
+_PRESETS = {
+    "smoke": dict(n_traj=2, n_solver=64, n_out=32, n_spinup=32, t_refine=0.5, t_spinup=2.0, n_snapshots=6,
+                  reynolds_test=(1000.0,), train_steps=8, batch_size=4, eval_samples=8, steps_list=(1, 2), members=2),
+    "book": dict(),
+    "full": dict(n_seeds=1, reynolds_train=(500.0, 1000.0, 2000.0), reynolds_test=(750.0, 4000.0), n_traj=4,
+                 n_solver=256, n_out=128, n_spinup=0, t_spinup=20.0, dt_snapshot=0.1, n_snapshots=32, patch=64,
+                 sr_factor=8, size="small", variants=tuple(VARIANTS), train_steps=600, batch_size=16, lr=2e-4, warmup=50,
+                 eval_samples=64, steps_list=(1, 2, 4, 8, 16), members=16, bench_kernel=True),
+}
+
+
+def resolve(scale: str = "book", **overrides) -> Config:
+    """Configuration of tier ``scale`` with every override that is not ``None`` applied.
+
+    Raises
+    ------
+    ValueError
+        If ``scale`` is not one of :data:`TIERS` or a variant is unknown.
+    TypeError
+        If an override names no field of :class:`Config`.
+    """
+    if scale not in TIERS:
+        raise ValueError(f"unknown scale {scale!r}; choose from {TIERS}")
+    known = {f.name for f in fields(Config)} - {"scale"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(f"unknown configuration knob(s): {', '.join(unknown)}")
+    cfg = replace(Config(scale=scale), **_PRESETS[scale])
+    cfg = replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
+    bad = [v for v in cfg.variants if v not in VARIANTS]
+    if bad or "flex" not in cfg.variants:
+        raise ValueError(f"variants must include 'flex' and come from {list(VARIANTS)}; got {list(cfg.variants)}")
+    return cfg

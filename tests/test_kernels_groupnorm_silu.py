@@ -1,0 +1,103 @@
+"""Fused group norm + scale/shift + SiLU: torch reference, Triton kernel (interpreted) and dispatch.
+
+The independent reference is a float64 recomputation from the definition (mean and variance
+per (sample, group) with numpy). ``tests/conftest.py`` sets ``TRITON_INTERPRET=1``.
+"""
+import numpy as np
+import pytest
+import torch
+
+from kernels import dispatch
+from kernels.groupnorm_silu import (BLOCK, bench_groupnorm_silu, groupnorm_silu, groupnorm_silu_reference,
+                                    groupnorm_silu_triton)
+
+needs_triton = pytest.mark.skipif(not dispatch.triton_available("cpu")[0] and not torch.cuda.is_available(),
+                                  reason="Triton runs neither interpreted nor on a GPU")
+
+
+def _definition(x, groups, w, b, s, t, eps=1e-5):
+    x = x.detach().double().numpy()
+    bsz, c = x.shape[:2]
+    g = x.reshape(bsz, groups, -1)
+    h = ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + eps)).reshape(x.shape)
+    shape = (1, c) + (1,) * (x.ndim - 2)
+    if w is not None:
+        h = h * w.double().numpy().reshape(shape) + b.double().numpy().reshape(shape)
+    if s is not None:
+        bs = (bsz, c) + (1,) * (x.ndim - 2)
+        h = h * (1 + s.double().numpy().reshape(bs)) + t.double().numpy().reshape(bs)
+    return h / (1 + np.exp(-h))
+
+
+def _args(shape, groups, affine=True, mod=True, dtype=torch.float64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    b, c = shape[:2]
+    x = 3 * torch.randn(shape, generator=g, dtype=dtype) + 1
+    w, bias = (torch.randn(c, generator=g, dtype=dtype), torch.randn(c, generator=g, dtype=dtype)) if affine else (None, None)
+    s, t = (torch.randn(b, c, generator=g, dtype=dtype), torch.randn(b, c, generator=g, dtype=dtype)) if mod else (None, None)
+    return x, groups, w, bias, s, t
+
+
+@pytest.mark.parametrize("shape,groups", [((2, 8, 5, 7), 4), ((3, 6, 9), 3), ((1, 32, 4, 4), 32), ((2, 4, 1, 1), 1)])
+@pytest.mark.parametrize("affine,mod", [(True, True), (False, False), (True, False), (False, True)])
+def test_reference_matches_the_definition(shape, groups, affine, mod):
+    args = _args(shape, groups, affine, mod)
+    np.testing.assert_allclose(groupnorm_silu_reference(*args).numpy(), _definition(*args), rtol=1e-10, atol=1e-10)
+
+
+@needs_triton
+@pytest.mark.parametrize("shape,groups", [
+    ((1, 4, 1, 1), 2), ((2, 8, 5, 7), 4), ((3, 6, 33, 17), 3),  # odd pixel counts
+    ((2, 2, 40, 40), 1),  # a group of 3200 elements spans four BLOCKs
+    ((2, 32, 2, 2), 32),  # one channel per group, as FLEX's GN(32) at 32 channels
+])
+@pytest.mark.parametrize("affine,mod", [(True, True), (False, False)])
+def test_triton_matches_the_reference(shape, groups, affine, mod):
+    args = _args(shape, groups, affine, mod)
+    out = groupnorm_silu_triton(*args)
+    assert out.shape == args[0].shape and out.dtype == torch.float64
+    np.testing.assert_allclose(out.numpy(), _definition(*args), rtol=1e-9, atol=1e-9)
+
+
+@needs_triton
+def test_triton_float32_non_contiguous_and_large_group():
+    assert 2 * 64 * 9 > BLOCK
+    x, groups, w, b, s, t = _args((2, 64, 3, 3), 1, dtype=torch.float32, seed=4)
+    x_nc = x.transpose(2, 3)  # non-contiguous view
+    out = groupnorm_silu_triton(x_nc, groups, w, b, s, t)
+    torch.testing.assert_close(out, groupnorm_silu_reference(x_nc, groups, w, b, s, t), rtol=1e-4, atol=1e-4)
+
+
+@needs_triton
+def test_public_op_dispatches_and_explains():
+    args = _args((2, 8, 4, 4), 4)
+    torch.testing.assert_close(groupnorm_silu(*args), groupnorm_silu_reference(*args), rtol=1e-9, atol=1e-9)
+    assert dispatch.explain("groupnorm_silu").startswith("groupnorm_silu: ")
+
+
+def test_bad_inputs_raise_clear_errors():
+    x = torch.randn(2, 6, 4, 4)
+    with pytest.raises(ValueError, match="divisible"):
+        groupnorm_silu_reference(x, 4)
+    with pytest.raises(ValueError, match="both weight and bias"):
+        groupnorm_silu_reference(x, 3, torch.ones(6), None)
+    with pytest.raises(ValueError, match="shape"):
+        groupnorm_silu_reference(x, 3, None, None, torch.ones(2, 5), torch.ones(2, 5))
+    with pytest.raises(ValueError, match="floating"):
+        groupnorm_silu_reference(torch.ones(2, 6, 4, dtype=torch.int64), 3)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
+def test_benchmark_needs_a_gpu():
+    with pytest.raises(RuntimeError, match="CUDA"):
+        bench_groupnorm_silu()
+
+
+def test_flex_block_uses_the_same_op():
+    """The ResNet block's adaptive GN equals the fused op's reference on the block's own parameters."""
+    from lab.flex.blocks import ResBlock, adaptive_groupnorm_silu
+
+    block = ResBlock(8, 8, 6, groups=4)
+    h, s, t = torch.randn(3, 8, 5, 5), torch.randn(3, 8), torch.randn(3, 8)
+    expected = torch.nn.functional.silu(block.norm_out(h) * (1 + s[..., None, None]) + t[..., None, None])
+    torch.testing.assert_close(adaptive_groupnorm_silu(h, block.norm_out, s, t), expected, rtol=1e-6, atol=1e-6)
