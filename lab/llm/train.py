@@ -1,0 +1,108 @@
+"""Seeded training of the small decoders, cached by a hash of their configuration.
+
+:func:`trained` is the entry point chapters use::
+
+    spec = TrainSpec(corpus="shakespeare", model=ModelConfig(vocab=65, dim=128, n_layers=2), steps=300)
+    model, info = trained(spec)        # trains once, then loads from the cache
+
+The cache key is the whole :class:`TrainSpec` (corpus, model shape, optimiser, steps, seed and
+the device type, since CPU and GPU runs differ in the last bits), hashed by
+:func:`lab.cache.cached` into ``$LAB_CACHE_DIR/llm/<hash>.pt`` (default
+``~/.cache/labbook/llm/``). The entry holds the CPU state dict, the loss curve and the
+training time. Same spec, same weights: the data order and the initialisation draw from
+generators seeded by ``spec.seed``. Bump :data:`VERSION` when a change to this file or to the
+model changes what training produces.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from lab.cache import cached
+from lab.llm import corpora
+from lab.llm.model import ModelConfig, Transformer
+from lab.progress import progress
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything that determines a trained model. ``model.vocab`` must match the corpus."""
+
+    corpus: str
+    model: ModelConfig
+    steps: int = 300
+    batch: int = 16
+    seq: int = 128
+    lr: float = 3e-3
+    warmup: int = 30
+    weight_decay: float = 0.1
+    seed: int = 0
+    vocab_cap: int = 4096  # wikitext2 only
+    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
+
+    def corpus_data(self) -> corpora.Corpus:
+        return corpora.load(self.corpus, **({"vocab_cap": self.vocab_cap} if self.corpus == "wikitext2" else {}))
+
+
+def lr_at(step: int, spec: TrainSpec) -> float:
+    """Linear warm-up, then cosine decay to 10% of ``spec.lr``."""
+    if step < spec.warmup:
+        return spec.lr * (step + 1) / spec.warmup
+    frac = (step - spec.warmup) / max(1, spec.steps - spec.warmup)
+    return spec.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def train(spec: TrainSpec, corpus: corpora.Corpus | None = None, show_progress: bool = True) -> dict:
+    """Train from scratch; returns ``{"state": CPU state dict, "losses": [...], "seconds": float}``.
+
+    AdamW on the next-token cross-entropy over random windows of ``spec.seq + 1`` tokens of the
+    training split (no weight decay on norm gains).
+    """
+    corpus = corpus or spec.corpus_data()
+    if spec.model.vocab != len(corpus.vocab):
+        raise ValueError(f"model vocab {spec.model.vocab} != corpus {spec.corpus} vocab {len(corpus.vocab)}")
+    device = torch.device(spec.device)
+    if device.type == "cuda":  # TF32 matmuls on the GPU: the full tier's training budget is minutes
+        torch.backends.cuda.matmul.allow_tf32 = True
+    gen = torch.Generator().manual_seed(spec.seed)
+    torch.manual_seed(spec.seed)
+    model = Transformer(spec.model).init_weights(gen).to(device)
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.dim() <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": spec.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=spec.lr, betas=(0.9, 0.95))
+    data = corpus.train
+    losses, t0 = [], time.perf_counter()
+    steps = progress(range(spec.steps), desc=f"training {spec.corpus} d={spec.model.dim}") if show_progress else range(spec.steps)
+    for step in steps:
+        starts = torch.randint(0, len(data) - spec.seq - 1, (spec.batch,), generator=gen)
+        windows = torch.stack([data[s:s + spec.seq + 1] for s in starts.tolist()]).to(device)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, spec)
+        logits = model(windows[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), windows[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {"state": state, "losses": losses, "seconds": time.perf_counter() - t0}
+
+
+def trained(spec: TrainSpec, show_progress: bool = True) -> tuple[Transformer, dict]:
+    """The model ``spec`` describes, trained once and then loaded from the user cache.
+
+    Returns the model (float32, eval mode, on CPU) and ``info`` with ``losses``, ``seconds``
+    (training time when it was built) and ``spec`` (as a dict).
+    """
+    entry = cached("llm", {"spec": asdict(spec)}, lambda: train(spec, show_progress=show_progress), version=VERSION)
+    model = Transformer(spec.model)
+    model.load_state_dict(entry["state"])
+    return model.eval(), {"losses": entry["losses"], "seconds": entry["seconds"], "spec": asdict(spec)}
