@@ -78,7 +78,7 @@ class RMSNorm(nn.Module):
 
 def rope_tables(head_dim: int, positions: torch.Tensor, base: float) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin of the angles :math:`p\\,\\theta_i`, :math:`\\theta_i = \\mathrm{base}^{-2i/d_h}`, shape (T, d_h/2)."""
-    theta = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    theta = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64, device=positions.device) / head_dim)
     angle = positions.to(torch.float64)[:, None] * theta[None, :]
     return torch.cos(angle), torch.sin(angle)
 
