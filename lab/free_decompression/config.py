@@ -1,0 +1,70 @@
+"""Tier presets for the free-decompression chapter (``book/free_decompression.md``).
+
+``smoke`` checks the exact closures and a small fit in seconds; ``book`` runs the paper's
+Marchenko-Pastur experiment (1000 -> 32,000) over several seeds, the other laws, a real
+``4000 x 4000`` Wishart eigendecomposition and the sweeps in about a minute and a half on one
+core; ``full`` adds ``16384`` and ``32768`` eigendecompositions with torch on a GPU.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+TIERS = ("smoke", "book", "full")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every knob of :mod:`lab.free_decompression.experiments`."""
+
+    scale: str
+    seed: int = 0
+    n_seeds: int = 5
+    grid: int = 500
+    # Marchenko-Pastur, the paper's Fig. 1: n_s = 1000 rows of X (n_s x d), d = 50,000
+    mp_ns: int = 1000
+    mp_d: int = 50_000
+    mp_targets: tuple = (2000, 4000, 8000, 16000, 32000)
+    # other laws: semicircle (Wigner submatrix), Kesten-McKay, Wachter
+    law_ns: int = 1000
+    wigner_target: int = 16000
+    km_s: float = 2.0
+    wachter_ab: tuple = (80.0, 50.0)
+    wachter_ns: int = 500
+    law_alpha: float = 32.0
+    # a real matrix: Wishart X X^T / d, n x n, d = n / ratio, with its full spectrum
+    real_n: tuple = (4000,)
+    real_ratio: float = 0.5
+    real_ns: int = 500
+    # direct eigensolver timing (Table 2 in miniature)
+    time_n: tuple = (1000, 2000, 4000)
+    # sensitivity sweep on MP (seed 0)
+    sweep_K: tuple = (20, 50, 80)
+    sweep_bw: tuple = (1e-3, 3e-3, 1e-2)
+    law_seeds: int = 3
+    # the peer
+    peer: bool = True
+    # points along each characteristic in the figure
+    char_steps: int = 40
+
+
+_PRESETS = {
+    "smoke": dict(n_seeds=1, law_seeds=1, grid=200, char_steps=12, mp_ns=300, mp_d=15_000, mp_targets=(1200, 4800),
+                  law_ns=300, wigner_target=1200, wachter_ns=200, law_alpha=4.0,
+                  real_n=(1200,), real_ns=300, time_n=(300, 600, 1200),
+                  sweep_K=(50,), sweep_bw=(3e-3, 1e-2), peer=False),
+    "book": dict(),
+    "full": dict(n_seeds=10, law_seeds=5, grid=800, real_n=(4000, 8000, 16384, 32768), real_ns=1024,
+                 time_n=(2048, 4096, 8192, 16384, 32768)),
+}
+
+
+def resolve(scale: str = "book", **overrides) -> Config:
+    """Configuration of tier ``scale`` with every override that is not ``None`` applied."""
+    if scale not in TIERS:
+        raise ValueError(f"unknown scale {scale!r}; choose from {TIERS}")
+    known = {f.name for f in fields(Config)} - {"scale"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(f"unknown configuration knob(s): {', '.join(unknown)}")
+    cfg = replace(Config(scale=scale), **_PRESETS[scale])
+    return replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
