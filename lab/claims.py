@@ -18,7 +18,7 @@ import html
 import math
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Iterable
+from typing import Callable, Iterable
 
 
 class Status(str, Enum):
@@ -202,3 +202,25 @@ def claims_html(items: list[Claim]) -> str:
         )
     head = "".join(f"<th>{h}</th>" for h in _HEAD)
     return f'<table class="lab-claims" style="font-size:0.85em"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def findings_markdown(claims: Claims, why: Callable[[str], str] | None = None) -> str:
+    """The verdict counts, then every claim that fell short with its note and our reading of why.
+
+    ``why(claim_id)`` returns a chapter's explanation of a shortfall (``""`` for none); it is
+    printed as a hypothesis, which is what it is.
+    """
+    counts = claims.counts()
+    lines = [
+        f"At the **{claims.tier}** tier, {counts['reproduced']} of {len(claims.items)} claims reproduced, "
+        f"{counts['partly reproduced']} partly, {counts['not reproduced']} not, and "
+        f"{counts['not checkable at this tier']} could not be checked here.",
+        "",
+    ]
+    for c in claims.items:
+        if c.status is Status.REPRODUCED:
+            continue
+        reading = why(c.id) if why else ""
+        lines.append(f"- **{c.id}** ({c.status.value}{': ' + c.note if c.note else ''}). "
+                     + (f"*Our reading:* {reading}" if reading else ""))
+    return "\n".join(lines)

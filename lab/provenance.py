@@ -95,7 +95,8 @@ def source_hash(chapter: str) -> str:
     return h.hexdigest()[:16]
 
 
-def collect(chapter: str, tier: str, parameters: dict, wall_time_s: float, started_utc: str) -> dict:
+def collect(chapter: str, tier: str, parameters: dict, wall_time_s: float, started_utc: str,
+            cpu_time_s: float | None = None) -> dict:
     return {
         "commit": git_commit(),
         **versions(),
@@ -105,6 +106,8 @@ def collect(chapter: str, tier: str, parameters: dict, wall_time_s: float, start
         "parameters": parameters,
         "started_utc": started_utc,
         "wall_time_s": round(wall_time_s, 2),
+        # CPU seconds of the kernel process: the work done, whatever else shares the machine
+        "cpu_time_s": None if cpu_time_s is None else round(cpu_time_s, 2),
         "source_hash": source_hash(chapter),
         "executable": sys.executable,
     }

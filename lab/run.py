@@ -80,6 +80,7 @@ class Run:
         self.claims = Claims(chapter, self.scale)
         self.metrics: dict = {}
         self._t0 = time.perf_counter()
+        self._cpu0 = time.process_time()
         self.started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
     def record(self, **metrics) -> None:
@@ -104,7 +105,8 @@ class Run:
         from lab import provenance
 
         elapsed = time.perf_counter() - self._t0
-        prov = provenance.collect(self.chapter, self.scale, self.params, elapsed, self.started_utc)
+        prov = provenance.collect(self.chapter, self.scale, self.params, elapsed, self.started_utc,
+                                  cpu_time_s=time.process_time() - self._cpu0)
         results = {
             "chapter": self.chapter,
             "title": chapters.title(self.chapter),

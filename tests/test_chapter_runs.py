@@ -39,7 +39,10 @@ def test_smoke_run_records_seed_and_never_overwrites(runs, chapter, capsys):
         assert results["parameters"]["seed"] == 3 and prov["tier"] == "smoke"
         assert {"commit", "python", "torch", "numpy", "scipy", "triton", "device", "wall_time_s"} <= set(prov)
         assert results["claims"], "a chapter checks at least one claim"
-        assert prov["wall_time_s"] < 30, f"smoke tier took {prov['wall_time_s']} s (budget 30 s)"
+        # The budget is on the chapter's own CPU time: in CI this test shares two cores with the
+        # book build, which stretches wall time without the chapter doing more work.
+        assert prov["cpu_time_s"] < 30, f"smoke tier used {prov['cpu_time_s']} s of CPU (budget 30 s)"
+        assert prov["wall_time_s"] < 90, f"smoke tier took {prov['wall_time_s']} s of wall time"
     first, second = (json.loads((f / "results.json").read_text()) for f in folders)
     assert [c["per_seed"] for c in first["claims"]] == [c["per_seed"] for c in second["claims"]], \
         "the same parameters must give the same numbers"

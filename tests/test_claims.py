@@ -64,3 +64,17 @@ def test_html_table_escapes_and_shows_both_values():
 def test_claim_from_dict_ignores_derived_fields():
     d = _claims().items[0].to_dict()
     assert "mean" in d and Claim.from_dict(d).per_seed == [0.1, 0.12, 0.14]
+
+
+def test_findings_list_every_shortfall_with_its_note_and_reading():
+    from lab.claims import Claims, findings_markdown
+
+    claims = Claims("inversion_bias", "book")
+    claims.check("ok", "holds", paper_value="1", paper_source="Tab. 1", criterion="c", holds=True, ours=[1.0])
+    claims.check("short", "fails", paper_value="1", paper_source="Tab. 1", criterion="c", holds=False, ours=[2.0])
+    claims.not_checkable("later", "needs a GPU", paper_value="1", paper_source="Fig. 2", criterion="c",
+                         reason="needs CUDA")
+    text = findings_markdown(claims, {"short": "too few steps"}.get)
+    assert "1 of 3 claims reproduced, 0 partly, 1 not, and 1 could not be checked" in text
+    assert "**short** (not reproduced). *Our reading:* too few steps" in text
+    assert "**later** (not checkable at this tier: needs CUDA)" in text and "**ok**" not in text

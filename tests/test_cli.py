@@ -14,12 +14,12 @@ def test_list_shows_each_chapter_with_parameters_and_planned_ones(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "inversion_bias:" in out and "scale" in out and "'book'" in out
-    assert "planned:" in out and "xquant" in out
+    assert "planned:" in out and "semantic_regen" in out
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "nope"], "unknown chapter 'nope'; available chapters: inversion_bias"),
-    (["run", "xquant"], "planned, not written yet"),
+    (["run", "nope"], "unknown chapter 'nope'; available chapters: xquant, forking_sequences"),
+    (["run", "semantic_regen"], "planned, not written yet"),
     (["run", "inversion_bias", "-p", "no_such_knob", "1"], "unknown parameter 'no_such_knob'"),
     (["run", "inversion_bias", "-p", "seed", "three"], "parameter 'seed' expects int"),
     (["run", "inversion_bias", "-p", "scale", "huge"], "scale must be one of smoke, book, full"),

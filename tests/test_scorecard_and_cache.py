@@ -72,13 +72,18 @@ def test_cached_run_needs_matching_source_hash_and_default_parameters(dirs, monk
 
 
 def test_source_hash_changes_with_lab_kernels_and_chapter_sources(tmp_path, monkeypatch):
-    for rel in ("lab/a.py", "kernels/k.py", "book/ch.md"):
+    sources = ("lab/a.py", "kernels/k.py", "book/ch.md", "results/ch/full.json", "results/kernels/k.json")
+    for rel in sources:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x = 1\n")
     monkeypatch.setattr(provenance, "repo_root", lambda: tmp_path)
     monkeypatch.setattr(provenance, "book_dir", lambda: tmp_path / "book")
+    monkeypatch.setattr(provenance, "results_dir", lambda: tmp_path / "results")
     before = provenance.source_hash("ch")
-    for rel in ("lab/a.py", "kernels/k.py", "book/ch.md"):
+    (tmp_path / "results/other/full.json").parent.mkdir()
+    (tmp_path / "results/other/full.json").write_text("{}")
+    assert provenance.source_hash("ch") == before, "another chapter's results do not change this page"
+    for rel in sources:
         (tmp_path / rel).write_text("x = 2\n")
         after = provenance.source_hash("ch")
         assert after != before, rel

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lab.claims import Claims
+from lab.claims import Claims, findings_markdown as summarize
 
 SOURCE = "abstract; §3–4 (tables not read)"
 
@@ -182,14 +182,5 @@ WHY_SHORT = {
 
 
 def findings_markdown(claims: Claims) -> str:
-    counts = claims.counts()
-    lines = [f"At the **{claims.tier}** tier, {counts['reproduced']} of {len(claims.items)} claims reproduced, "
-             f"{counts['partly reproduced']} partly, {counts['not reproduced']} not, and "
-             f"{counts['not checkable at this tier']} could not be checked here.", ""]
-    for c in claims.items:
-        if c.status.value in ("reproduced", "not checkable at this tier"):
-            continue
-        why = WHY_SHORT.get(c.id, "")
-        lines.append(f"- **{c.id}** ({c.status.value}{': ' + c.note if c.note else ''}). "
-                     + (f"*Our reading (a hypothesis):* {why}" if why else ""))
-    return "\n".join(lines)
+    """The verdicts and our reading of each shortfall (:func:`lab.claims.findings_markdown`)."""
+    return summarize(claims, WHY_SHORT.get)

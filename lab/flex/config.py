@@ -10,9 +10,9 @@ and every variant (raw target, no Transformer, no weak / strong conditioning, U-
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
-TIERS = ("smoke", "book", "full")
+from lab.tiers import TIERS, resolve_config
 
 #: The model variants: (backbone spec without the size, target).
 VARIANTS = {
@@ -85,14 +85,7 @@ def resolve(scale: str = "book", **overrides) -> Config:
     TypeError
         If an override names no field of :class:`Config`.
     """
-    if scale not in TIERS:
-        raise ValueError(f"unknown scale {scale!r}; choose from {TIERS}")
-    known = {f.name for f in fields(Config)} - {"scale"}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise TypeError(f"unknown configuration knob(s): {', '.join(unknown)}")
-    cfg = replace(Config(scale=scale), **_PRESETS[scale])
-    cfg = replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
+    cfg = resolve_config(Config, _PRESETS, scale, overrides)
     bad = [v for v in cfg.variants if v not in VARIANTS]
     if bad or "flex" not in cfg.variants:
         raise ValueError(f"variants must include 'flex' and come from {list(VARIANTS)}; got {list(cfg.variants)}")

@@ -8,12 +8,11 @@ wall-time guard. :func:`resolve` picks a tier and applies overrides.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 from lab.data import DATASETS
 from lab.forecast import ARCHITECTURES
-
-TIERS = ("smoke", "book", "full")
+from lab.tiers import TIERS, resolve_config
 
 
 @dataclass(frozen=True)
@@ -62,14 +61,7 @@ def resolve(scale: str = "book", **overrides) -> Config:
     Raises ``ValueError`` for an unknown tier, dataset or architecture and ``TypeError`` for an
     unknown knob.
     """
-    if scale not in TIERS:
-        raise ValueError(f"unknown scale {scale!r}; choose from {TIERS}")
-    known = {f.name for f in fields(Config)} - {"scale"}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise TypeError(f"unknown configuration knob(s): {', '.join(unknown)}")
-    cfg = replace(Config(scale=scale), **_PRESETS[scale])
-    cfg = replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
+    cfg = resolve_config(Config, _PRESETS, scale, overrides)
     bad = [d for d in cfg.datasets if d not in DATASETS] + [a for a in cfg.archs if a not in ARCHITECTURES]
     if bad:
         raise ValueError(f"unknown dataset(s) or architecture(s): {', '.join(bad)}; datasets: "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lab.claims import Claims
+from lab.claims import Claims, findings_markdown as summarize
 
 
 def check_all(claims: Claims, *, clo: dict, mp: dict, laws_res: dict, real: dict, tim: dict) -> Claims:
@@ -102,11 +102,5 @@ def check_all(claims: Claims, *, clo: dict, mp: dict, laws_res: dict, real: dict
 
 
 def findings_markdown(claims: Claims) -> str:
-    counts = claims.counts()
-    lines = [f"At the **{claims.tier}** tier, {counts['reproduced']} of {len(claims.items)} claims reproduced, "
-             f"{counts['partly reproduced']} partly, {counts['not reproduced']} not, and "
-             f"{counts['not checkable at this tier']} could not be checked here.", ""]
-    for c in claims.items:
-        if c.status.value != "reproduced":
-            lines.append(f"- **{c.id}** ({c.status.value}{': ' + c.note if c.note else ''}).")
-    return "\n".join(lines)
+    """The verdicts and our reading of each shortfall (:func:`lab.claims.findings_markdown`)."""
+    return summarize(claims)

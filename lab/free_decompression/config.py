@@ -7,9 +7,9 @@ core; ``full`` adds ``16384`` and ``32768`` eigendecompositions with torch on a 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
-TIERS = ("smoke", "book", "full")
+from lab.tiers import TIERS, resolve_config
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,10 @@ class Config:
 
 
 _PRESETS = {
-    "smoke": dict(n_seeds=1, law_seeds=1, grid=200, char_steps=12, mp_ns=300, mp_d=15_000, mp_targets=(1200, 4800),
+    "smoke": dict(n_seeds=1, law_seeds=1, grid=120, char_steps=8, mp_ns=300, mp_d=15_000, mp_targets=(1200, 4800),
                   law_ns=300, wigner_target=1200, wachter_ns=200, law_alpha=4.0,
-                  real_n=(1200,), real_ns=300, time_n=(300, 600, 1200),
-                  sweep_K=(50,), sweep_bw=(3e-3, 1e-2), peer=False),
+                  real_n=(1200,), real_ns=300, time_n=(300, 1200),
+                  sweep_K=(50,), sweep_bw=(1e-2,), peer=False),
     "book": dict(),
     "full": dict(n_seeds=10, law_seeds=5, grid=800, real_n=(4000, 8000, 16384, 32768), real_ns=1024,
                  time_n=(2048, 4096, 8192, 16384, 32768)),
@@ -60,11 +60,4 @@ _PRESETS = {
 
 def resolve(scale: str = "book", **overrides) -> Config:
     """Configuration of tier ``scale`` with every override that is not ``None`` applied."""
-    if scale not in TIERS:
-        raise ValueError(f"unknown scale {scale!r}; choose from {TIERS}")
-    known = {f.name for f in fields(Config)} - {"scale"}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise TypeError(f"unknown configuration knob(s): {', '.join(unknown)}")
-    cfg = replace(Config(scale=scale), **_PRESETS[scale])
-    return replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
+    return resolve_config(Config, _PRESETS, scale, overrides)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lab.claims import Claims
+from lab.claims import Claims, findings_markdown as summarize
 
 
 def _share(ok: np.ndarray, what: str) -> dict:
@@ -228,17 +228,5 @@ WHY_SHORT = {
 
 
 def findings_markdown(claims: Claims) -> str:
-    """A summary of the verdicts, with our reading of every claim that fell short."""
-    counts = claims.counts()
-    lines = [
-        f"At the **{claims.tier}** tier, {counts['reproduced']} of {len(claims.items)} claims reproduced, "
-        f"{counts['partly reproduced']} partly, {counts['not reproduced']} not, and "
-        f"{counts['not checkable at this tier']} could not be checked here.",
-        "",
-    ]
-    for c in claims.items:
-        if c.status.value == "reproduced":
-            continue
-        why = WHY_SHORT.get(c.id, "")
-        lines.append(f"- **{c.id}** ({c.status.value}: {c.note}). " + (f"*Our reading:* {why}" if why else ""))
-    return "\n".join(lines)
+    """The verdicts and our reading of each shortfall (:func:`lab.claims.findings_markdown`)."""
+    return summarize(claims, WHY_SHORT.get)

@@ -9,9 +9,9 @@ run. :func:`resolve` picks a tier and applies overrides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
-TIERS = ("smoke", "book", "full")
+from lab.tiers import TIERS, resolve_config
 
 
 @dataclass(frozen=True)
@@ -124,12 +124,4 @@ def resolve(scale: str = "book", **overrides) -> Config:
     TypeError
         If an override names no field of :class:`Config`.
     """
-    if scale not in TIERS:
-        raise ValueError(f"unknown scale {scale!r}; choose from {TIERS}")
-    known = {f.name for f in fields(Config)} - {"scale"}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise TypeError(f"unknown configuration knob(s): {', '.join(unknown)}")
-    cfg = replace(Config(scale=scale), **_PRESETS[scale])
-    # papermill passes sequences as lists; the config keeps them as (hashable) tuples
-    return replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
+    return resolve_config(Config, _PRESETS, scale, overrides)

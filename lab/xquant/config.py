@@ -8,9 +8,9 @@ layers, and the kernel benchmark. smoke: random-ish tiny models trained for a fe
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
-TIERS = ("smoke", "book", "full")
+from lab.tiers import TIERS, resolve_config
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,4 @@ _PRESETS = {
 
 def resolve(scale: str = "book", **overrides) -> Config:
     """Configuration of tier ``scale`` with every override that is not ``None`` applied."""
-    if scale not in TIERS:
-        raise ValueError(f"unknown scale {scale!r}; choose from {TIERS}")
-    known = {f.name for f in fields(Config)} - {"scale"}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise TypeError(f"unknown configuration knob(s): {', '.join(unknown)}")
-    cfg = replace(Config(scale=scale), **_PRESETS[scale])
-    return replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
+    return resolve_config(Config, _PRESETS, scale, overrides)
