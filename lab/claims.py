@@ -47,6 +47,8 @@ class Claim:
     per_seed: list[float] = field(default_factory=list)
     ours_text: str = ""
     note: str = ""
+    #: what the values in ``per_seed`` range over: seeds, or models, sizes, cases... of one run
+    over: str = "seeds"
 
     @property
     def mean(self) -> float | None:
@@ -62,13 +64,22 @@ class Claim:
         return math.sqrt(sum((v - mu) ** 2 for v in self.per_seed) / (k - 1))
 
     def ours(self) -> str:
-        """Our value as shown in tables: ``mean ± std (k seeds)``, then any free text."""
+        """Our value as shown in tables: ``mean ± std (k seeds)``, then any free text.
+
+        Values that range over something other than seeds (models, sizes, cases) are shown as
+        ``mean ± std over k <over>``; a single such value is shown alone.
+        """
         parts = []
-        if self.per_seed:
+        k = len(self.per_seed)
+        if k:
             text = _fmt(self.mean)
             if self.spread is not None:
                 text += f" ± {self.spread:.2g}"
-            parts.append(f"{text} ({len(self.per_seed)} seed{'s' if len(self.per_seed) > 1 else ''})")
+            if self.over == "seeds":
+                text += f" ({k} seed{'s' if k > 1 else ''})"
+            elif k > 1:
+                text += f" over {k} {self.over}"
+            parts.append(text)
         if self.ours_text:
             parts.append(self.ours_text)
         return "; ".join(parts) or "—"
@@ -83,6 +94,8 @@ class Claim:
     def from_dict(cls, d: dict) -> "Claim":
         keep = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         keep["status"] = Status(keep["status"])
+        # records written before ``over`` existed do not say what their values range over
+        keep.setdefault("over", "values")
         return cls(**keep)
 
 
@@ -137,14 +150,18 @@ class Claims:
         ours: Iterable[float] | float | None = None,
         ours_text: str = "",
         note: str = "",
+        over: str = "seeds",
     ) -> Claim:
-        """Record a checked claim; ``holds``/``partly`` come from evaluating ``criterion``."""
+        """Record a checked claim; ``holds``/``partly`` come from evaluating ``criterion``.
+
+        ``ours`` holds one value per seed, or per whatever ``over`` names ("models", "sizes").
+        """
         if not holds and partly and not note:
             raise ValueError(f"claim {id!r}: a partly reproduced claim needs a note saying which part")
         status = Status.REPRODUCED if holds else Status.PARTLY if partly else Status.NOT_REPRODUCED
         return self._add(
             Claim(id, statement, paper_value, paper_source, criterion, self.tier, status,
-                  _values(ours), ours_text, note)
+                  _values(ours), ours_text, note, over)
         )
 
     def not_checkable(

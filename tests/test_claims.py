@@ -78,3 +78,20 @@ def test_findings_list_every_shortfall_with_its_note_and_reading():
     assert "1 of 3 claims reproduced, 0 partly, 1 not, and 1 could not be checked" in text
     assert "**short** (not reproduced). *Our reading:* too few steps" in text
     assert "**later** (not checkable at this tier: needs CUDA)" in text and "**ok**" not in text
+
+
+def test_values_over_something_other_than_seeds_say_so():
+    from lab.claims import Claim, Claims
+
+    claims = Claims("inversion_bias", "book")
+    seeds = claims.check("a", "s", paper_value="1", paper_source="T1", criterion="c", holds=True, ours=[1.0, 3.0])
+    models = claims.check("b", "s", paper_value="1", paper_source="T1", criterion="c", holds=True,
+                          ours=[1.0, 3.0], over="models", ours_text="per model")
+    single = claims.check("c", "s", paper_value="1", paper_source="T1", criterion="c", holds=True,
+                          ours=0.5, over="checks")
+    assert seeds.ours() == "2 ± 1.4 (2 seeds)"
+    assert models.ours() == "2 ± 1.4 over 2 models; per model"
+    assert single.ours() == "0.5"
+    legacy = {k: v for k, v in models.to_dict().items() if k != "over"}
+    assert Claim.from_dict(legacy).ours().startswith("2 ± 1.4 over 2 values")
+    assert Claim.from_dict(models.to_dict()).over == "models"

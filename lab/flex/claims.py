@@ -22,17 +22,17 @@ def _share(ok, what: str) -> dict:
 def exact_checks(claims: Claims, *, logsnr_gap: float, ddim_gap: float, laminar_rhs: float, budget_gap: float) -> None:
     claims.check("logsnr-endpoints", "the cosine schedule spans λ(0) = 20 to λ(1) = −20",
                  paper_value="λ ∈ [−20, 20]", paper_source="reference code (diffusion_model_*.py)",
-                 criterion="exact to 1e-9", holds=logsnr_gap < 1e-9, ours=logsnr_gap, ours_text="largest endpoint error")
+                 criterion="exact to 1e-9", holds=logsnr_gap < 1e-9, over="checks", ours=logsnr_gap, ours_text="largest endpoint error")
     claims.check("ddim-v-identities", "from the true v, (r̂, ε̂) are recovered and one DDIM step returns a point mass",
                  paper_value="x̂₀ = αz − σv̂, ε̂ = αv̂ + σz", paper_source="reference code (sample)",
-                 criterion="error < 1e-6", holds=ddim_gap < 1e-6, ours=ddim_gap, ours_text="largest error")
+                 criterion="error < 1e-6", holds=ddim_gap < 1e-6, over="checks", ours=ddim_gap, ours_text="largest error")
     claims.check("solver-laminar-fixed-point", "the laminar Kolmogorov state is steady (equation and discrete step)",
                  paper_value="ω = −k_f/(νk_f²+α) cos k_f y", paper_source="dossier (solver)",
-                 criterion="relative residual < 1e-10", holds=laminar_rhs < 1e-10, ours=laminar_rhs,
+                 criterion="relative residual < 1e-10", holds=laminar_rhs < 1e-10, over="checks", ours=laminar_rhs,
                  ours_text="largest of |RHS|/|f| and |step − state|/|state|")
     claims.check("solver-energy-budget", "dE/dt = ⟨u·F⟩ − ν⟨ω²⟩ − 2αE on a turbulent state",
                  paper_value="energy balance", paper_source="dossier (solver)",
-                 criterion="relative gap < 1e-3", holds=budget_gap < 1e-3, ours=budget_gap, ours_text="relative gap")
+                 criterion="relative gap < 1e-3", holds=budget_gap < 1e-3, over="checks", ours=budget_gap, ours_text="relative gap")
 
 
 def residual_energy(claims: Claims, energy: dict) -> None:
@@ -42,7 +42,7 @@ def residual_energy(claims: Claims, energy: dict) -> None:
                  criterion="E‖r‖²/E‖x‖² < 0.5 for SR and < 1 for FC",
                  holds=sr < 0.5 and fc < 1, partly=sr < 1 and fc < 1,
                  note="" if sr < 0.5 and fc < 1 else f"SR ratio {sr:.2f} is above 0.5" if sr < 1 and fc < 1 else "a ratio is ≥ 1",
-                 ours=[sr, fc], ours_text=f"SR {sr:.3f}, FC {fc:.3f}; E_t E‖v‖² ratio SR {energy['sr']['v_ratio']:.3f}, "
+                 over="tasks", ours=[sr, fc], ours_text=f"SR {sr:.3f}, FC {fc:.3f}; E_t E‖v‖² ratio SR {energy['sr']['v_ratio']:.3f}, "
                                           f"FC {energy['fc']['v_ratio']:.3f}")
 
 
@@ -92,7 +92,7 @@ def ood_reynolds(claims: Claims, sweep: dict) -> None:
     claims.check("ood-reynolds", "at unseen Reynolds numbers FLEX still beats the interpolation baselines",
                  paper_value="generalises to unseen Re", paper_source=SOURCE,
                  criterion=f"RFNE(FLEX) < RFNE(baseline) at Re = {res}, SR and FC",
-                 **_share(np.concatenate([rat[t] < 1 for t in rat]), "lower"), ours=rat["sr"],
+                 **_share(np.concatenate([rat[t] < 1 for t in rat]), "lower"), over="Reynolds numbers", ours=rat["sr"],
                  ours_text=f"FLEX/bicubic RFNE per unseen Re (FC: {', '.join(f'{v:.2f}' for v in rat['fc'])})")
 
 
@@ -105,7 +105,7 @@ def calibrated(claims: Claims, ens: dict, members: int, tier: str) -> None:
     claims.check("calibrated-uncertainty", "the ensemble spread tracks the error",
                  paper_value="calibrated uncertainty through sampling", paper_source="abstract",
                  criterion=f"spread/skill ∈ [0.5, 2] and pixel Spearman(std, |err|) > 0.3, SR and FC ({members} members)",
-                 **verdict, ours=ratio,
+                 **verdict, over="tasks", ours=ratio,
                  ours_text=f"spread/skill for SR, FC; Spearman {', '.join(f'{v:.2f}' for v in rho)}"
                            + ("" if tier == "full" else f" (reduced scale: {members} members)"))
 
@@ -115,7 +115,7 @@ def unseen_observable(claims: Claims, obs: dict) -> None:
     claims.check("unseen-observable", "the vorticity-trained SR model also super-resolves velocity",
                  paper_value="generalises to velocity fields", paper_source=SOURCE,
                  criterion="RFNE(FLEX) < RFNE(bicubic) on x-velocity patches", **_share(rat < 1, "lower"),
-                 ours=rat, ours_text="FLEX/bicubic RFNE on u")
+                 over="checks", ours=rat, ours_text="FLEX/bicubic RFNE on u")
 
 
 def architecture(claims: Claims, table: dict, tier: str) -> None:
@@ -133,7 +133,7 @@ def architecture(claims: Claims, table: dict, tier: str) -> None:
             continue
         rat = np.array([[np.mean(rfne[n][t]) / np.mean(rfne["flex"][t]) for t in ("sr", "fc")] for n in names])
         claims.check(cid, statement, paper_value="FLEX best", paper_source=SOURCE, criterion=crit,
-                     **_share(rat > 1, "FLEX lower"), ours=rat.min(axis=1),
+                     **_share(rat > 1, "FLEX lower"), over="variants", ours=rat.min(axis=1),
                      ours_text="variant/FLEX RFNE (smaller of SR, FC) for " + ", ".join(
                          f"{n} ({table['params'][n] / 1e6:.1f} M)" for n in names))
 

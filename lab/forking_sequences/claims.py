@@ -66,7 +66,7 @@ def inference_passes(claims: Claims, times: dict, horizon: int) -> None:
         holds=exact and faster, partly=exact,
         note="" if exact and faster else "the pass count holds; the wall time is not faster for "
              + ", ".join(a for a, s in speed.items() if s <= 1),
-        ours=[horizon / 1.0],
+        over="checks", ours=[horizon / 1.0],
         ours_text="passes saved; wall-time speed-up " + ", ".join(f"{LABELS[a]} {s:.1f}×" for a, s in speed.items()),
     )
 
@@ -83,7 +83,7 @@ def gradient_variance(claims: Claims, gv: dict, fcds: int) -> None:
         criterion=f"variance ratio forking (F = {fcds}) / window < 1 for every architecture, same batch of series",
         holds=len(below) == len(ratio), partly=len(below) >= len(ratio) / 2,
         note="" if len(below) == len(ratio) else f"below 1 for {', '.join(below) or 'none'}",
-        ours=list(ratio.values()),
+        over="architectures", ours=list(ratio.values()),
         ours_text="per architecture " + ", ".join(f"{LABELS[a]} {r:.2f}" for a, r in ratio.items()) + f" (1/F = {1 / fcds:.3f})",
     )
 
@@ -110,7 +110,7 @@ def accuracy(claims: Claims, imp: dict) -> None:
         criterion="median sCRPS improvement over datasets > 0 for every architecture (sign only)",
         holds=len(better) == len(med), partly=len(better) >= 3,
         note="" if len(better) == len(med) else f"better for {', '.join(better) or 'none'}",
-        ours=list(med.values()),
+        over="architectures", ours=list(med.values()),
         ours_text="% per architecture: " + ", ".join(f"{LABELS[a]} {m:.1f}" for a, m in med.items()),
     )
 
@@ -129,7 +129,7 @@ def ensemble_stability(claims: Claims, imp: dict) -> None:
         note="" if lower and ev_lower and within else
              f"sFPC lower in {int((sfpc > 0).sum())}/{sfpc.size}, EV lower in {int((ev > 0).sum())}/{ev.size}, "
              f"sCRPS within 2% in {int((crps > -2).sum())}/{crps.size} cells",
-        ours=[float(np.median(sfpc))],
+        over="checks", ours=[float(np.median(sfpc))],
         ours_text=f"median % sFPC reduction; sCRPS change median {-np.median(crps):+.1f}%",
     )
 

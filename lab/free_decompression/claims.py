@@ -12,24 +12,24 @@ def check_all(claims: Claims, *, clo: dict, mp: dict, laws_res: dict, real: dict
     claims.check(
         "fd-mp-closure", "characteristics send MP(λ) to MP(αλ)", paper_value="exact", paper_source="App. B.2",
         criterion="max |Δρ| < 0.01 at δ=1e-6 away from ±2% of the edges; edges within 1e-6",
-        holds=clo["mp"]["max_err"] < tol and clo["mp"]["edge_err"] < 1e-6, ours=clo["mp"]["max_err"],
+        holds=clo["mp"]["max_err"] < tol and clo["mp"]["edge_err"] < 1e-6, over="checks", ours=clo["mp"]["max_err"],
         ours_text=f"max |Δρ|; edge error {clo['mp']['edge_err']:.1e}")
     claims.check(
         "fd-semicircle-closure", "the semicircle's variance scales by α (radius by √α)", paper_value="exact",
         paper_source="App. B.2", criterion="same tolerance",
         holds=clo["semicircle"]["max_err"] < tol and clo["semicircle"]["edge_err"] < 1e-6,
-        ours=clo["semicircle"]["max_err"], ours_text="max |Δρ|")
+        over="checks", ours=clo["semicircle"]["max_err"], ours_text="max |Δρ|")
     claims.check(
         "fd-km-wachter-closure", "Kesten–McKay and Wachter families map into themselves",
         paper_value="visual agreement", paper_source="Figs B.2–B.3",
         criterion="max |Δρ| < 0.01 (interior) for both, with the exact continuation",
         holds=max(clo["km"]["max_err"], clo["wachter"]["max_err"]) < tol,
-        ours=[clo["km"]["max_err"], clo["wachter"]["max_err"]], ours_text="KM, Wachter")
+        over="laws", ours=[clo["km"]["max_err"], clo["wachter"]["max_err"]], ours_text="KM, Wachter")
     res = max(clo["pde_residual"].values())
     claims.check(
         "fd-pde-residual", "the characteristic solution satisfies ∂ₜm = −m + (1/m)∂_z m", paper_value="eq. (1)",
         paper_source="Prop. 3", criterion="relative finite-difference residual < 1e-6",
-        holds=res < 1e-6, ours=list(clo["pde_residual"].values()), ours_text="MP, semicircle")
+        holds=res < 1e-6, over="laws", ours=list(clo["pde_residual"].values()), ours_text="MP, semicircle")
     tv = mp["tv"][:, -1]
     n_last = int(mp["targets"][-1])
     claims.check(
@@ -55,7 +55,7 @@ def check_all(claims: Claims, *, clo: dict, mp: dict, laws_res: dict, real: dict
     claims.check(
         "fd-vs-full-spectrum", f"n_s = {real['ns']} → n = {r['n']} against a real eigendecomposition",
         paper_value="Fig. 3 style", paper_source="Fig. 3", criterion="TV vs the 100-bin ESD < 5%",
-        holds=r["tv"] < 0.05, ours=[x["tv"] for x in real["runs"]], ours_text=f"TV at n = {', '.join(str(x['n']) for x in real['runs'])}")
+        holds=r["tv"] < 0.05, over="sizes", ours=[x["tv"] for x in real["runs"]], ours_text=f"TV at n = {', '.join(str(x['n']) for x in real['runs'])}")
     err = np.abs(mp["logdet"] - mp["logdet_exact"]) / abs(mp["logdet_exact"])
     claims.check(
         "fd-logdet-mp", "log-det from the decompressed MP density", paper_value="0.178% error (printed as 1.78%)",
@@ -65,7 +65,7 @@ def check_all(claims: Claims, *, clo: dict, mp: dict, laws_res: dict, real: dict
     slope = float(np.polyfit(np.log(mp["alpha"]), np.log(mp["tv"].mean(0)), 1)[0])
     claims.check(
         "fd-error-growth", "error grows at most polynomially in n/n_s", paper_value="‖δm_n‖ ≲ (n/n_s)^ν ‖δm_ns‖",
-        paper_source="Prop. 4", criterion="log TV vs log α has slope < 1", holds=slope < 1, ours=slope,
+        paper_source="Prop. 4", criterion="log TV vs log α has slope < 1", holds=slope < 1, over="checks", ours=slope,
         ours_text="fitted slope")
     fd, direct = tim["fd_s"], tim["direct_s"]
     flat = fd.max() < 2 * fd.min()

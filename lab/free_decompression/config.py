@@ -18,7 +18,7 @@ class Config:
 
     scale: str
     seed: int = 0
-    n_seeds: int = 5
+    n_seeds: int = 3
     grid: int = 500
     # Marchenko-Pastur, the paper's Fig. 1: n_s = 1000 rows of X (n_s x d), d = 50,000
     mp_ns: int = 1000

@@ -29,7 +29,7 @@ def memory_ratios(claims: Claims, table: list[dict]) -> None:
         "xquant-mem-ratio", "memory relative to FP16 KV: KIVI*-b (b+0.25)/16, XQuant-b (b+0.25)/32 (MHA)",
         paper_value="XQuant 0.26/0.13/0.10 (8/4/3b); KIVI* and GQA latents 0.27/0.20/0.14 (4/3/2b)",
         paper_source="Table 1, KV column", criterion="accountant at g=128 equals the paper's column to 2 d.p. in every row",
-        **_verdict(ok, "equal"), ours=[r["ours"] for r in table],
+        **_verdict(ok, "equal"), over="methods", ours=[r["ours"] for r in table],
         ours_text="; ".join(f"{r['method']} {r['ours']:.4f}" for r in table))
 
 
@@ -40,7 +40,7 @@ def half_of_kv(claims: Claims, cfg: ModelConfig, rows: list[dict], group: int) -
     claims.check(
         "xquant-2x-vs-kv", "with multi-head attention, caching X takes half the memory of caching K and V at equal bits",
         paper_value="2×", paper_source="§3.1", criterion="accountant ratio exactly 1/2 and packed-byte ratio 0.5 at 4, 3, 2 bits",
-        holds=ok, ours=packed, ours_text=f"packed-byte ratios XQuant-b / KIVI*-b at b = 4, 3, 2 (accountant {exact[0]})")
+        holds=ok, over="bit-widths", ours=packed, ours_text=f"packed-byte ratios XQuant-b / KIVI*-b at b = 4, 3, 2 (accountant {exact[0]})")
 
 
 def packed_matches_accountant(claims: Claims, grids: dict[str, list[dict]]) -> None:
@@ -49,7 +49,7 @@ def packed_matches_accountant(claims: Claims, grids: dict[str, list[dict]]) -> N
         "xquant-packed-bytes", "the packed caches hold exactly the bytes the accountant predicts",
         paper_value="b + 32/g bits per value", paper_source="§4.1 (FP16 scale and zero per group)",
         criterion="|packed bytes / FP16 bytes − accountant| < 1e-12 for every method and model",
-        holds=max(gaps) < 1e-12, ours=max(gaps), ours_text="largest gap")
+        holds=max(gaps) < 1e-12, over="checks", ours=max(gaps), ours_text="largest gap")
 
 
 def exact_rebuild(claims: Claims, exact: dict[str, dict]) -> None:
@@ -62,12 +62,12 @@ def exact_rebuild(claims: Claims, exact: dict[str, dict]) -> None:
         worst = max(r[key] for r in rel.values())
         claims.check(cid, statement, paper_value="exact (algebraic identity)", paper_source=source,
                      criterion="max |Δ logit| / max |logit| < 1e-10 in float64 decoding, every model",
-                     holds=worst < 1e-10, ours=[r[key] for r in rel.values()], ours_text="relative logit gap per model")
+                     holds=worst < 1e-10, over="models", ours=[r[key] for r in rel.values()], ours_text="relative logit gap per model")
     worst = max(r["telescoping"] for r in rel.values())
     claims.check("xquant-cl-telescoping", "the accumulator equals X̂(0) plus the sum of dequantized deltas",
                  paper_value="accumulator of §3.2", paper_source="§3.2, limitations",
                  criterion="max gap / max |logit| < 1e-10 (4-bit, float64)", holds=worst < 1e-10,
-                 ours=[r["telescoping"] for r in rel.values()], ours_text="relative gap per model")
+                 over="models", ours=[r["telescoping"] for r in rel.values()], ours_text="relative gap per model")
 
 
 def lossless_8bit(claims: Claims, grids) -> None:
@@ -75,7 +75,7 @@ def lossless_8bit(claims: Claims, grids) -> None:
     claims.check("xquant-8bit-lossless", "XQuant-8bit matches FP16 perplexity",
                  paper_value="5.47 = 5.47 (L2-7B, Wiki2)", paper_source="Table 1",
                  criterion="ΔPPL / PPL < 0.5% on every model", **_verdict([abs(v) < 0.005 for v in vals], "below 0.5%"),
-                 ours=vals, ours_text=f"relative ΔPPL on {', '.join(grids)}")
+                 over="models", ours=vals, ours_text=f"relative ΔPPL on {', '.join(grids)}")
 
 
 def x4_vs_kivi2(claims: Claims, grids, cid: str = "xquant-4b-vs-kivi2b", label: str = "") -> None:
@@ -86,7 +86,7 @@ def x4_vs_kivi2(claims: Claims, grids, cid: str = "xquant-4b-vs-kivi2b", label: 
                  paper_value="+0.07 vs +0.95 (L2-7B, Wiki2)", paper_source="Table 1",
                  criterion="ΔPPL(XQuant-4b) < ΔPPL(KIVI*-2b) on every multi-head model",
                  **_verdict([x < k for x, k in pairs.values()], "holds"),
-                 ours=[x for x, _ in pairs.values()],
+                 over="models", ours=[x for x, _ in pairs.values()],
                  ours_text="; ".join(f"{m}: {x:+.3g} ± {se[m][0]:.2g} vs {k:+.3g} ± {se[m][1]:.2g} (paired s.e.)"
                                      for m, (x, k) in pairs.items()))
 
@@ -103,7 +103,7 @@ def x_vs_kv_bits(claims: Claims, grids, mha: set[str]) -> None:
     claims.check("xquant-x-vs-kv-bits", "at equal bits, quantizing X (MHA) or its latents (GQA) hurts less than quantizing K and V",
                  paper_value="e.g. 3-bit GQA 6.43 vs 6.59 (L3.1-8B)", paper_source="Table 1",
                  criterion="ΔPPL(X) < ΔPPL(KIVI*) at 4, 3 and 2 bits on every model", **_verdict(ok, "holds"),
-                 ours=[float(o) for o in ok], ours_text="; ".join(text))
+                 over="cases", ours=[float(o) for o in ok], ours_text="; ".join(text))
 
 
 def cl_gain(claims: Claims, grids) -> None:
@@ -116,7 +116,7 @@ def cl_gain(claims: Claims, grids) -> None:
     claims.check("xquant-cl-gain", "XQuant-CL (residual-stream deltas) beats XQuant at equal bits",
                  paper_value="10× memory saving at +0.01 PPL", paper_source="abstract; §3.2",
                  criterion="ΔPPL(XQuant-CL pre-norm, b) < ΔPPL(XQuant, b) at 3 and 2 bits on every model",
-                 **_verdict(ok, "holds"), ours=[float(o) for o in ok], ours_text="; ".join(text))
+                 **_verdict(ok, "holds"), over="cases", ours=[float(o) for o in ok], ours_text="; ".join(text))
 
 
 def latent_channel(claims: Claims, grids, gqa: set[str]) -> None:
@@ -129,7 +129,7 @@ def latent_channel(claims: Claims, grids, gqa: set[str]) -> None:
     claims.check("xquant-latent-per-channel", "the keys' SVD latent quantizes better per channel than per token",
                  paper_value="keys' latent has outlier channels", paper_source="§3.3, App. B",
                  criterion="ΔPPL(per channel) < ΔPPL(per token) at 4, 3, 2 bits on every GQA model",
-                 **_verdict(ok, "holds"), ours=[float(o) for o in ok], ours_text="; ".join(text))
+                 **_verdict(ok, "holds"), over="cases", ours=[float(o) for o in ok], ours_text="; ".join(text))
 
 
 def remat_speed(claims: Claims, bench: list[dict] | None, reason: str) -> None:
@@ -140,7 +140,7 @@ def remat_speed(claims: Claims, bench: list[dict] | None, reason: str) -> None:
         claims.not_checkable("xquant-remat-speed", statement, reason=reason, **kw)
         return
     last = bench[-1]
-    claims.check("xquant-remat-speed", statement, holds=last["time_ratio"] <= 1.0, ours=[r["time_ratio"] for r in bench],
+    claims.check("xquant-remat-speed", statement, holds=last["time_ratio"] <= 1.0, over="context lengths", ours=[r["time_ratio"] for r in bench],
                  ours_text=f"time ratio at {last['context']} tokens {last['time_ratio']:.2f}; bytes ratio {last['bytes_ratio']:.3f}", **kw)
 
 
