@@ -3,9 +3,9 @@
 ``smoke`` runs in seconds (CI); ``book`` is what the page executes on one CPU core: Kolmogorov
 flow at Re 250–1000 solved at 128² (spun up at 64²) and stored at 64² by spectral truncation,
 16² patches, the ``tiny`` backbone (~0.4 M parameters) trained for a few
-hundred steps, residual and raw targets only; ``full`` is for one H100 in about six minutes:
-128² fields from a 256² solver at Re 500–4000, 64² patches, the reference's ``small`` backbone,
-and every variant (raw target, no Transformer, no weak / strong conditioning, U-Net, U-ViT).
+hundred steps, residual and raw targets only; ``full`` is for one H100 in about four minutes
+(225 s measured; 600 steps per model did not finish in 520 s): 128² fields from a 256² solver at
+Re 500–4000, 64² patches, the reference's ``small`` backbone for 150 steps, and every variant (raw target, no Transformer, no weak / strong conditioning, U-Net, U-ViT).
 :func:`resolve` picks a tier and applies overrides.
 """
 from __future__ import annotations
@@ -70,7 +70,7 @@ _PRESETS = {
     "book": dict(),
     "full": dict(n_seeds=1, reynolds_train=(500.0, 1000.0, 2000.0), reynolds_test=(750.0, 4000.0), n_traj=4,
                  n_solver=256, n_out=128, n_spinup=0, t_spinup=20.0, dt_snapshot=0.1, n_snapshots=32, patch=64,
-                 sr_factor=8, size="small", variants=tuple(VARIANTS), train_steps=600, batch_size=16, lr=2e-4, warmup=50,
+                 sr_factor=8, size="small", variants=tuple(VARIANTS), train_steps=150, batch_size=16, lr=2e-4, warmup=50,
                  eval_samples=64, steps_list=(1, 2, 4, 8, 16), members=16, bench_kernel=True),
 }
 
