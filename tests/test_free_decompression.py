@@ -192,3 +192,32 @@ def test_agrees_with_freealg():
     theirs = peer.freealg_decompress(eigs, 32000, x, support=support)["density"]
     assert metrics.total_variation(x, ours, theirs) < 0.03
     assert metrics.total_variation(x, theirs, law.density(x)) < 0.05
+
+
+def test_digits_kernel_is_symmetric_psd_with_median_bandwidth():
+    from scipy.spatial.distance import pdist
+
+    from lab.free_decompression import matrices
+
+    spec = matrices.digits_kernel(0)
+    K = spec["K"]
+    assert K.shape == (1797, 1797)
+    assert np.array_equal(K, K.T) and np.allclose(np.diag(K), 1.0)
+    assert spec["eigs"].min() > -1e-8 * spec["eigs"].max()  # PSD up to rounding
+    assert np.isclose(spec["eigs"].sum(), 1797)  # trace = n for a Gaussian kernel
+    pts = matrices.digits_points()
+    assert np.isclose(spec["bandwidth"], np.median(pdist(pts)))  # permutation-invariant
+    assert np.isclose(matrices.median_bandwidth(np.array([[0.0], [1.0], [3.0]])), 2.0)
+    with pytest.raises(ValueError):
+        matrices.median_bandwidth(np.zeros(3))
+
+
+def test_digits_kernel_experiment_returns_finite_numbers():
+    from lab.free_decompression import config, experiments
+
+    res = experiments.digits_kernel_experiment(config.resolve("smoke"))
+    assert res["n"] == 1797 and res["sub_eigs"].size == 500
+    for r in res["runs"]:
+        for k in ("tv", "ks", "log_tv", "log_ks", "fd_s", "mean_fd"):
+            assert np.isfinite(r[k]), k
+        assert 0 <= r["tv"] <= 1 and 0 <= r["log_tv"] <= 1

@@ -35,6 +35,9 @@ class Config:
     real_n: tuple = (4000,)
     real_ratio: float = 0.5
     real_ns: int = 500
+    # Gaussian kernel of scikit-learn's digits (1797 points): random n_s x n_s block -> 1797
+    kernel_ns: int = 500
+    kernel_settings: tuple = ("ntk", "mp_range", "mp")
     # direct eigensolver timing (Table 2 in miniature)
     time_n: tuple = (1000, 2000, 4000)
     # sensitivity sweep on MP (seed 0)
@@ -50,7 +53,7 @@ class Config:
 _PRESETS = {
     "smoke": dict(n_seeds=1, law_seeds=1, grid=120, char_steps=8, mp_ns=300, mp_d=15_000, mp_targets=(1200, 4800),
                   law_ns=300, wigner_target=1200, wachter_ns=200, law_alpha=4.0,
-                  real_n=(1200,), real_ns=300, time_n=(300, 1200),
+                  real_n=(1200,), real_ns=300, kernel_settings=("mp_range",), time_n=(300, 1200),
                   sweep_K=(50,), sweep_bw=(1e-2,), peer=False),
     "book": dict(),
     "full": dict(n_seeds=10, law_seeds=5, grid=800, real_n=(4000, 8000, 16384, 32768), real_ns=1024,

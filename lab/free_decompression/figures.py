@@ -111,3 +111,31 @@ def sensitivity(res: dict):
     fig.colorbar(im, label="TV (%) at the largest target")
     fig.tight_layout()
     return fig
+
+
+def digits_kernel(res: dict):
+    """True spectrum of the digits kernel (histogram) against each decompressed density,
+    on a linear axis (left) and as a distribution of log10 eigenvalues (right)."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.8))
+    eigs, x = res["eigs"], res["x"]
+    top = eigs.max()
+    a1.hist(eigs, bins=np.linspace(0, top, 101), density=True, color="0.8", label=f"true spectrum (n = {res['n']})")
+    pos = x > 0
+    lb = np.linspace(-5, np.log10(top) + 0.1, 61)
+    a2.hist(np.log10(np.clip(eigs, 1e-5, None)), bins=lb, density=True, color="0.8", label="true spectrum")
+    for r in res["runs"]:
+        a1.plot(x, r["density"], lw=1.5, label=f"FD from n_s = {res['ns']}: {r['label']}")
+        cdf = np.concatenate([[0], np.cumsum(0.5 * (r["density"][1:] + r["density"][:-1]) * np.diff(x))])
+        cdf /= cdf[-1]
+        # density of log10(lambda) from the CDF on the log bins (mass at x <= 0 is not shown)
+        c = np.interp(10.0 ** lb, x[pos], cdf[pos])
+        a2.stairs(np.diff(c) / np.diff(lb), lb, lw=1.5)
+    a1.set_xlim(-0.02 * top, 0.05 * top)
+    a1.set_yscale("log")
+    a1.set_ylim(1e-6, None)
+    a1.set_xlabel("eigenvalue (first 5% of the range)"), a1.set_ylabel("density")
+    a2.set_xlabel(r"$\log_{10}$ eigenvalue"), a2.set_ylabel("density")
+    a1.legend(fontsize=7)
+    a2.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
