@@ -1,7 +1,8 @@
 """Where the book's sources, runs and committed results live.
 
 The repository root is found from the installed package (an editable install, as the README
-sets up); ``LAB_RUNS_DIR`` and ``LAB_RESULTS_DIR`` move the run folders and GPU results elsewhere (the tests use a temporary folder).
+sets up); ``LAB_RUNS_DIR`` and ``LAB_RESULTS_DIR`` move the run folders and the GPU results
+elsewhere (the tests use temporary folders).
 """
 from __future__ import annotations
 

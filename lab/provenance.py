@@ -90,7 +90,8 @@ def source_hash(chapter: str) -> str:
     h = hashlib.sha256()
     root = repo_root()
     for path in source_files(chapter):
-        h.update(str(path.relative_to(root)).encode())
+        # LAB_RESULTS_DIR may lie outside the checkout: name such files by their full path
+        h.update(str(path.relative_to(root) if path.is_relative_to(root) else path).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
