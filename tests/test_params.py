@@ -49,3 +49,23 @@ def test_convert_names_the_parameter_and_type_on_bad_values(name, raw):
 def test_unknown_parameter_lists_the_valid_ones():
     with pytest.raises(ChapterError, match="unknown parameter 'sed'.*scale, seed, rate"):
         resolve_overrides(parse_parameters(CELL), {"sed": "3"})
+
+
+def test_config_checks_name_parameter_value_and_range():
+    from dataclasses import dataclass
+
+    from lab.tiers import ParameterError, at_least, each, nonempty, resolve_config
+
+    @dataclass(frozen=True)
+    class C:
+        scale: str
+        n: int = 3
+        m: tuple = (1, 2)
+
+    presets = {"smoke": {}, "book": {}, "full": {}}
+    checks = {"n": at_least(1), "m": nonempty & each(at_least(1))}
+    assert resolve_config(C, presets, "smoke", {"n": 2}, checks).n == 2
+    with pytest.raises(ParameterError, match="'n' = 0"):
+        resolve_config(C, presets, "smoke", {"n": 0}, checks)
+    with pytest.raises(ParameterError, match="non-empty"):
+        resolve_config(C, presets, "smoke", {"m": []}, checks)

@@ -1,5 +1,10 @@
 """Claims a chapter checks against its paper, and how they are stored and shown.
 
+Statuses are decided by the rule book, :mod:`lab.claims.rules`: a chapter measures, hands the
+numbers to a rule (``tolerance``, ``bounds``, ``ordering``, ``fraction``, ``magnitude``,
+``not_checkable``) and records the verdict with :meth:`Claims.judge`; each claim keeps the
+verdict's kind and the rule, with the numbers that decided it.
+
 Each claim pairs the paper's statement and value (with the table, figure or equation it
 comes from) with our measurement: a value per seed, summarised as mean ± standard deviation,
 the criterion that decides the status, and the tier the number was measured at. The status is
@@ -17,20 +22,10 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import asdict, dataclass, field
-from enum import Enum
 from typing import Callable, Iterable
 
-
-class Status(str, Enum):
-    REPRODUCED = "reproduced"
-    PARTLY = "partly reproduced"
-    NOT_REPRODUCED = "not reproduced"
-    NOT_CHECKABLE = "not checkable at this tier"
-
-    @property
-    def mark(self) -> str:
-        """A one-character mark that common fonts carry (no emoji)."""
-        return {"reproduced": "✓", "partly reproduced": "~", "not reproduced": "✗"}.get(self.value, "–")
+from lab.claims.status import Status
+from lab.claims.rules import Verdict
 
 
 @dataclass
@@ -49,6 +44,10 @@ class Claim:
     note: str = ""
     #: what the values in ``per_seed`` range over: seeds, or models, sizes, cases... of one run
     over: str = "seeds"
+    #: the rule book's kind for this claim (exact, structural, ordering, fraction, magnitude,
+    #: not checkable) and the rule that decided it, with its numbers (:mod:`lab.claims.rules`)
+    kind: str = ""
+    rule: str = ""
 
     @property
     def mean(self) -> float | None:
@@ -164,6 +163,33 @@ class Claims:
                   _values(ours), ours_text, note, over)
         )
 
+    def judge(
+        self,
+        id: str,
+        statement: str,
+        *,
+        paper_value: str,
+        paper_source: str,
+        criterion: str,
+        verdict: Verdict,
+        ours: Iterable[float] | float | None = None,
+        ours_text: str = "",
+        note: str = "",
+        over: str = "seeds",
+    ) -> Claim:
+        """Record a claim decided by the rule book: ``verdict`` comes from :mod:`lab.claims.rules`.
+
+        ``criterion`` is the dossier's criterion in words; the verdict's ``rule`` says how it
+        was applied, with the numbers. ``note`` adds to the verdict's own note.
+        """
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f"claim {id!r}: verdict must come from lab.claims.rules, got {type(verdict).__name__}")
+        notes = "; ".join(n for n in (verdict.note, note) if n)
+        return self._add(
+            Claim(id, statement, paper_value, paper_source, criterion, self.tier, verdict.status,
+                  _values(ours), ours_text, notes, over, verdict.kind, verdict.rule)
+        )
+
     def not_checkable(
         self, id: str, statement: str, *, paper_value: str, paper_source: str,
         criterion: str, reason: str,
@@ -173,7 +199,7 @@ class Claims:
             raise ValueError(f"claim {id!r}: say why it cannot be checked")
         return self._add(
             Claim(id, statement, paper_value, paper_source, criterion, self.tier,
-                  Status.NOT_CHECKABLE, note=reason)
+                  Status.NOT_CHECKABLE, note=reason, kind="not checkable", rule=reason)
         )
 
     def to_list(self) -> list[dict]:
@@ -196,7 +222,7 @@ class Claims:
         return "\n".join(rows)
 
 
-_HEAD = ("claim", "paper", "ours", "criterion", "tier", "status")
+_HEAD = ("claim", "paper", "ours", "criterion (kind: rule)", "tier", "status")
 _COLOR = {"reproduced": "#d9f2d9", "partly reproduced": "#fff2c2", "not reproduced": "#f8d0d0",
           "not checkable at this tier": "#e6e6e6"}
 
@@ -207,12 +233,14 @@ def claims_html(items: list[Claim]) -> str:
     rows = []
     for c in items:
         note = f"<br><small>{esc(c.note)}</small>" if c.note else ""
+        rule = (f"<br><small><i>{esc(c.kind)}</i>" + (f": {esc(c.rule)}" if c.rule and c.rule != c.note else "")
+                + "</small>") if c.kind else ""
         rows.append(
             "<tr>"
             f"<td><b>{esc(c.id)}</b><br>{esc(c.statement)}</td>"
             f"<td>{esc(c.paper_value)}<br><small>{esc(c.paper_source)}</small></td>"
             f"<td>{esc(c.ours())}</td>"
-            f"<td>{esc(c.criterion)}</td>"
+            f"<td>{esc(c.criterion)}{rule}</td>"
             f"<td>{esc(c.tier)}</td>"
             f'<td style="background:{_COLOR[c.status.value]}">{esc(c.status.value)}{note}</td>'
             "</tr>"
