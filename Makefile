@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # Offline data (../shared/data beside a checkout); loaders fall back to a verified download.
 export LAB_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: book test setup clean
+.PHONY: book test setup clean gpu
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ book: setup
 test: setup
 	@$(BIN)/python -m pytest -n 2 --dist loadscope --timeout 900; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)"; fi; exit $$rc
+
+# On a GPU machine: kernel benchmarks, then the pending full tiers, within GPU_BUDGET seconds.
+GPU_BUDGET ?= 420
+gpu: setup
+	$(BIN)/lab gpu --budget $(GPU_BUDGET)
 
 clean:
 	rm -rf _build book/scorecard.md

@@ -38,6 +38,7 @@ def run(op: str) -> dict:
     import triton
 
     from lab import provenance
+    from lab.gpu.sources import kernel_hash
 
     bench = getattr(importlib.import_module(f"kernels.{op}"), f"bench_{op}")
     t0 = time.perf_counter()
@@ -47,6 +48,7 @@ def run(op: str) -> dict:
         "device": provenance.device(),
         "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": provenance.git_commit(),
+        "code_hash": kernel_hash(op),  # what `lab gpu --list` compares with the code as it is now
         "torch": torch.__version__,
         "triton": triton.__version__,
         "wall_time_s": round(time.perf_counter() - t0, 1),

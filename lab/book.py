@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from lab import chapters, scorecard
+from lab.gpu import page as gpu_page
 from lab.execute import RunResult, execute, latest_runs
 from lab.paths import book_dir, repo_root
 from lab.provenance import source_hash
@@ -106,6 +107,7 @@ def main(jobs: int | None = None, force: bool = False, html: bool = True) -> int
     pinned = {n: json.loads((d / "results.json").read_text()) for n, d in dirs.items()}
     page = scorecard.write(pinned)
     print(f"  scorecard -> {page}")
+    print(f"  GPU work -> {gpu_page.write()}")
     code = 0
     if html:
         code = build_html(stage(dirs))

@@ -3,7 +3,10 @@
     lab list
     lab run <chapter> [--scale smoke|book|full] [-p NAME VALUE]...
     lab book [--jobs N] [--force] [--no-html]
-    lab scorecard
+    lab scorecard [--sweep DIR]
+    lab gpu [--list] [--budget SECONDS]
+    lab sweep <chapter> [--scale S] -p NAME V1 V2 ... [--executor local|slurm] [--jobs N]
+    lab sweep --resume DIR
 """
 from __future__ import annotations
 
@@ -46,11 +49,65 @@ def _book(args) -> int:
     return book.main(jobs=args.jobs, force=args.force, html=not args.no_html)
 
 
-def _scorecard(_args) -> int:
+def _scorecard(args) -> int:
+    import json
+    from pathlib import Path
+
     from lab import scorecard
 
-    print(f"scorecard -> {scorecard.write()}")
+    pinned = None
+    if args.sweep:
+        path = Path(args.sweep) / "summary.json"
+        if not path.is_file():
+            raise chapters.ChapterError(f"{args.sweep} holds no summary.json (is it a finished `lab sweep` folder?)")
+        summary = json.loads(path.read_text())
+        pinned = {summary["chapter"]: summary}
+        print(f"scorecard: {summary['chapter']} shows {summary['title']}")
+    print(f"scorecard -> {scorecard.write(pinned)}")
     return 0
+
+
+def _gpu(args) -> int:
+    from lab.gpu import pending, runner
+
+    rows = pending.items()
+    print(pending.table(rows))
+    if args.list:
+        return 0
+    if args.budget is None:
+        raise chapters.ChapterError("give --budget SECONDS to run the pending work, or --list to only list it")
+    if args.budget <= 0:
+        raise chapters.ChapterError(f"--budget must be positive, got {args.budget}")
+    try:
+        outcomes = runner.run_pending(args.budget)
+    except runner.NoGPU as exc:
+        print(f"lab gpu: {exc}", file=sys.stderr)
+        return 2
+    print(runner.summary(outcomes))
+    return 0 if all(o.state in ("wrote", "skipped") for o in outcomes) else 1
+
+
+def _sweep(args) -> int:
+    from lab.sweep import executors, runner
+
+    slurm = executors.SlurmOptions(partition=args.partition, gpus=args.gpus, time_min=args.time,
+                                   mem_gb=args.mem, cpus=args.cpus)
+    if args.resume:
+        if args.chapter or args.param:
+            raise chapters.ChapterError("--resume takes the sweep folder only (its manifest has the grid)")
+        _, summary = runner.resume(args.resume, args.executor, args.jobs, slurm)
+    else:
+        if not args.chapter or not args.param:
+            raise chapters.ChapterError("give a chapter and at least one -p NAME V1 V2 ...")
+        grid = {}
+        for name, *values in args.param:
+            if not values:
+                raise chapters.ChapterError(f"-p {name} needs at least one value")
+            if name in grid:
+                raise chapters.ChapterError(f"-p {name} is given twice")
+            grid[name] = values
+        _, summary = runner.sweep(args.chapter, args.scale, grid, args.executor or "local", args.jobs, slurm)
+    return 0 if summary["sweep"]["runs"] == summary["sweep"]["of"] else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,7 +126,28 @@ def parser() -> argparse.ArgumentParser:
     bk.add_argument("--force", action="store_true", help="re-execute even when a cached run is up to date")
     bk.add_argument("--no-html", action="store_true", help="execute and write the scorecard only")
     bk.set_defaults(fn=_book)
-    sub.add_parser("scorecard", help="regenerate book/scorecard.md from the latest results").set_defaults(fn=_scorecard)
+    sc = sub.add_parser("scorecard", help="regenerate book/scorecard.md from the latest results")
+    sc.add_argument("--sweep", metavar="DIR", help="show this finished sweep in place of its chapter's single run")
+    sc.set_defaults(fn=_scorecard)
+    gpu = sub.add_parser("gpu", help="list the pending GPU work, or run it within a time budget (on a GPU)")
+    gpu.add_argument("--list", action="store_true", help="only list what is pending (any machine)")
+    gpu.add_argument("--budget", type=float, metavar="SECONDS", help="run pending work until this is spent")
+    gpu.set_defaults(fn=_gpu)
+    sw = sub.add_parser("sweep", help="run a chapter over a grid of parameters, locally or on Slurm")
+    sw.add_argument("chapter", nargs="?", help="chapter name, as `lab list` prints it")
+    sw.add_argument("--scale", choices=chapters.TIERS, help="tier of every run")
+    sw.add_argument("-p", "--param", nargs="+", action="append", metavar="NAME_AND_VALUES",
+                    help="NAME V1 V2 ...: the values to sweep (repeatable; the grid is their product)")
+    sw.add_argument("--executor", choices=("local", "slurm", "submitit-local"),
+                    help="local processes (default), Slurm through submitit, or submitit's local executor")
+    sw.add_argument("--jobs", type=int, default=1, help="runs at a time (local: threads per run = cores // jobs)")
+    sw.add_argument("--resume", metavar="DIR", help="run again the unfinished runs of this sweep folder")
+    sw.add_argument("--partition", help="Slurm partition")
+    sw.add_argument("--gpus", type=int, default=0, help="GPUs per run (Slurm)")
+    sw.add_argument("--time", type=int, default=60, help="minutes per run (Slurm time limit)")
+    sw.add_argument("--mem", type=float, help="GB of memory per run (Slurm)")
+    sw.add_argument("--cpus", type=int, help="CPUs per run (Slurm)")
+    sw.set_defaults(fn=_sweep)
     return ap
 
 

@@ -72,14 +72,22 @@ def prepare(chapter: str, scale: str | None, overrides: dict[str, object]) -> di
 
 
 def execute(chapter: str, params: dict[str, object], progress: bool = True,
-            log_output: bool = False, threads: int | None = None) -> RunResult:
-    """Run the chapter with checked ``params`` into a new run folder; never raises on a cell error."""
+            log_output: bool = False, threads: int | None = None,
+            run_dir: Path | None = None) -> RunResult:
+    """Run the chapter with checked ``params`` into a new run folder; never raises on a cell error.
+
+    ``run_dir`` names the folder (``lab sweep`` groups its runs); it must not exist yet.
+    """
     import jupytext
     import papermill as pm
 
     nb = chapters.read_notebook(chapter)
     scale = params.get("scale", chapters.parameters(chapter)["scale"].default)
-    run_dir = new_run_dir(chapter, scale)
+    if run_dir is None:
+        run_dir = new_run_dir(chapter, scale)
+    else:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True)  # an existing folder is an error: runs are never overwritten
     env = {"LAB_RUN_DIR": str(run_dir)}
     if threads:
         env.update(dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), str(threads)))

@@ -96,6 +96,15 @@ def source_hash(chapter: str) -> str:
     return h.hexdigest()[:16]
 
 
+def _code_hash(chapter: str) -> str:
+    from lab.gpu.sources import chapter_hash
+
+    try:
+        return chapter_hash(chapter)
+    except OSError:
+        return ""
+
+
 def collect(chapter: str, tier: str, parameters: dict, wall_time_s: float, started_utc: str,
             cpu_time_s: float | None = None) -> dict:
     return {
@@ -110,5 +119,7 @@ def collect(chapter: str, tier: str, parameters: dict, wall_time_s: float, start
         # CPU seconds of the kernel process: the work done, whatever else shares the machine
         "cpu_time_s": None if cpu_time_s is None else round(cpu_time_s, 2),
         "source_hash": source_hash(chapter),
+        # the narrower hash `lab gpu` compares: the chapter and the lab packages and kernels it imports
+        "code_hash": _code_hash(chapter),
         "executable": sys.executable,
     }

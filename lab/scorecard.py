@@ -88,7 +88,8 @@ def render(pinned: dict[str, dict] | None = None) -> str:
         if not tiers:
             summary.append(f"| {{doc}}`{name}` | — | | | | | no run yet | |")
             continue
-        for tier in SHOWN_TIERS:
+        # a pinned sweep (`lab scorecard --sweep`) shows at its own tier, even smoke
+        for tier in SHOWN_TIERS + tuple(t for t in tiers if t not in SHOWN_TIERS):
             res = tiers.get(tier)
             if res is None:
                 continue
