@@ -69,7 +69,7 @@ class Config:
 
 _PRESETS = {
     "smoke": dict(n_seeds=2, mp_p=200, mp_c=(0.5,), wigner_n=400, gap_p=(100, 200, 400),
-                  ridge_n=(200, 400), ridge_reps=2, ridge_p=400, ridgeless_n=100, ridgeless_gamma=(0.5, 2.0),
+                  ridge_n=(200, 400), ridge_reps=2, ridge_p=400, ridgeless_n=100, ridgeless_gamma=(0.5, 0.9, 1.1, 2.0),
                   rf_p=64, rf_n=128, rf_psi=(0.5, 1.0, 2.0), rf_seeds=3, rf_activations=("relu",),
                   digits_n=128, digits_psi=(0.5, 1.0, 2.0), ck_p=200, ck_n=400, ck_N=600, ck_seeds=1,
                   gd_p=200, gd_n=400, gd_steps=100, gd_reps=2, peer=False),
