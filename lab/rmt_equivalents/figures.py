@@ -7,12 +7,13 @@ import numpy as np
 
 from lab.rmt_equivalents import laws
 
-plt.rcParams.update({"font.size": 10, "legend.fontsize": 9})
+plt.rcParams.update({"font.size": 12, "legend.fontsize": 10})
 
 
 def f1_mp(mp: dict, two: dict | None = None):
     """F1: ESDs against MP and the semicircle; (1/p) tr Q(x + iη) against m(x + iη)."""
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    axes = axes.ravel()
     for ax, c in zip(axes[:2], mp["c"][-2:]):
         e = mp["eigs"][str(c)]
         lo, hi = laws.mp_edges(c)
@@ -37,7 +38,7 @@ def f1_mp(mp: dict, two: dict | None = None):
     if two is not None:
         ax.plot(two["z"].real / 4, two["m_de"].imag, "C3", lw=1, label="Im m̄, C ∈ {1, 4} (x/4)")
         ax.plot(two["z"].real / 4, two["m_emp"].imag, "C3^", ms=3, label="Im (1/p) tr Q, C ∈ {1, 4}")
-    ax.set_title(f"resolvent at x + {z[0].imag:g}i, c = {c}"), ax.set_xlabel("x"), ax.legend(fontsize=7)
+    ax.set_title(f"resolvent at x + {z[0].imag:g}i, c = {c}"), ax.set_xlabel("x"), ax.legend(fontsize=9, ncol=2)
     for a in axes[:3]:
         a.set_ylabel("density")
     fig.tight_layout()
@@ -46,7 +47,7 @@ def f1_mp(mp: dict, two: dict | None = None):
 
 def f2_ridge(rr: dict, rl: dict):
     """F2: ridge excess risk against n (log-log, power-law Σ) and ridgeless risk against p/n."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
     n = rr["n"]
     e, d = rr["empirical"], rr["de"]
     a.errorbar(n, e.mean(0), yerr=e.std(0), fmt="o", capsize=3, label="simulation (mean ± sd)")
@@ -72,25 +73,25 @@ def f2_ridge(rr: dict, rl: dict):
 def f3_random_features(res: dict, extra: dict | None = None, title: str = "two-class mixture"):
     """F3: RF train and test MSE against N/n, theory (lines) over simulation (markers), per γ."""
     panels = [res] + ([extra] if extra is not None else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 5), squeeze=False)
     for ax, r in zip(axes[0], panels):
         for i, g in enumerate(r["gamma"]):
             col = f"C{i}"
-            ax.plot(r["psi"], r["de_test"][:, i].mean(0), "-", color=col, label=f"test, theory, γ = {g:g}")
-            ax.plot(r["psi"], r["sim_test"][:, i].mean(0), "o", color=col, ms=4, label=f"test, simulation, γ = {g:g}")
-            ax.plot(r["psi"], np.maximum(r["de_train"][:, i].mean(0), 1e-4), "--", color=col, lw=1, label=f"train, theory, γ = {g:g}")
+            ax.plot(r["psi"], r["de_test"][:, i].mean(0), "-", color=col, label=f"test, γ = {g:g}")
+            ax.plot(r["psi"], r["sim_test"][:, i].mean(0), "o", color=col, ms=4)
+            ax.plot(r["psi"], np.maximum(r["de_train"][:, i].mean(0), 1e-4), "--", color=col, lw=1, label=f"train, γ = {g:g}")
             ax.plot(r["psi"], np.maximum(r["sim_train"][:, i].mean(0), 1e-4), "x", color=col, ms=4)
         ax.axvline(1, color="grey", lw=0.5)
         ax.set_yscale("log"), ax.set_xlabel("N/n"), ax.set_ylabel("MSE")
         ax.set_title(f"RF ridge, {r['activation']}, {title}")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def f4_ck(ck: dict):
     """F4: the ReLU CK spectrum against its Gaussian equivalent (bulk histogram, spike)."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [3, 1]})
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 1]})
     e, q = ck["empirical"], ck["equivalent"]
     bins = np.linspace(0, np.quantile(e[:-1], 0.999) * 1.05, 70)
     a.hist(e[:-1], bins=bins, density=True, alpha=0.5, label="σ(WX), ReLU")
