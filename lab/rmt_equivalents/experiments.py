@@ -169,14 +169,13 @@ def digits_random_features(cfg) -> dict:
 
 def _fill(out, k, X, y, Xt, yt, psi, gam, activation, cfg, tag):
     n = X.shape[1]
-    K, Ktx = rf.kernel(X, activation=activation), rf.kernel(Xt, X, activation)
-    diag = rf.kernel_diag(Xt, activation)
+    system = rf.KernelSystem(X, y, Xt, yt, activation)
     for j, ps in enumerate(psi):
         N = max(1, int(round(ps * n)))
         s = sim.rf_errors(X, y, Xt, yt, N, gam, seed_of(cfg, f"{tag}{N}", k), activation, device=cfg.device)
         out["sim_train"][k, :, j], out["sim_test"][k, :, j] = s["train"], s["test"]
         for i, g in enumerate(gam):
-            eq = rf.rf_equivalent(X, y, Xt, yt, N, g, activation, K=K, Ktx=Ktx, Ktt_diag=diag)
+            eq = system.errors(N, g)
             out["de_train"][k, i, j], out["de_test"][k, i, j] = eq["train"], eq["test"]
 
 

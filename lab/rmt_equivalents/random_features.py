@@ -85,43 +85,54 @@ def solve_delta(kernel_eigs, psi: float, gamma: float) -> float:
     return float(brentq(f, 0.0, hi, xtol=1e-14 * hi, rtol=1e-14, maxiter=1000))
 
 
-def rf_equivalent(X, y, Xtest, ytest, N: int, gamma: float, activation: str = "relu", *,
-                  K=None, Ktx=None, Ktt_diag=None) -> dict:
+class KernelSystem:
+    """The kernels of one data set, diagonalised once and reused for every width ``N`` and γ.
+
+    ``K = K(X, X) = V diag(λ) Vᵀ``, the test-train kernel in that basis ``K(X̂, X)V``, the
+    labels in that basis ``Vᵀy``, and ``tr K(X̂, X̂)``.
+    """
+
+    def __init__(self, X, y, Xtest, ytest, activation: str = "relu"):
+        check_activation(activation)
+        self.y, self.ytest = np.asarray(y, float), np.asarray(ytest, float)
+        evals, V = np.linalg.eigh(kernel(X, activation=activation))
+        self.evals = np.clip(evals, 0.0, None)
+        self.yv = V.T @ self.y
+        self.KtxV = kernel(Xtest, X, activation) @ V
+        self.trace_tt = float(np.sum(kernel_diag(Xtest, activation)))
+        self.n, self.activation = self.y.size, activation
+
+    def errors(self, N: int, gamma: float) -> dict:
+        """``delta``, ``train`` and ``test`` MSE of the equivalent (module docstring) for ``N``, γ."""
+        if N <= 0:
+            raise ValueError(f"the number of random features N must be positive, got {N}")
+        n, nt = self.n, self.ytest.size
+        psi = N / n
+        delta = solve_delta(self.evals, psi, gamma)
+        kb = psi * self.evals / (1 + delta)     # eigenvalues of K̄
+        qb = 1.0 / (kb + gamma)                 # eigenvalues of Q̄
+        yv = self.yv
+        theta = 1 - np.sum((kb * qb) ** 2) / N
+        if theta <= 0:
+            raise RuntimeError(f"Θ = {theta:.3g} ≤ 0: the equivalent is off its branch")
+        # E_train = (γ²/n) yᵀQ̄[(1/N tr K̄Q̄²)/Θ · K̄ + I]Q̄y
+        train = gamma**2 / n * np.sum(yv**2 * qb**2 * (np.sum(kb * qb**2) / N / theta * kb + 1))
+        KbtV = psi / (1 + delta) * self.KtxV    # K̄_{X̂X} V
+        bias = np.mean((self.ytest - KbtV @ (qb * yv)) ** 2)
+        scale = np.sum(yv**2 * qb**2 * kb) / N / theta
+        # tr K̄_{X̂X}Q̄(I + γQ̄)K̄_{XX̂}, in K's eigenbasis
+        cross = np.sum(KbtV**2 * (qb * (1 + gamma * qb))[None, :])
+        var = scale * (psi * self.trace_tt / (1 + delta) - cross) / nt
+        return {"delta": delta, "train": float(train), "test": float(bias + var)}
+
+
+def rf_equivalent(X, y, Xtest, ytest, N: int, gamma: float, activation: str = "relu") -> dict:
     """Train and test MSE of RF ridge regression from the deterministic equivalent.
 
-    ``X (p×n)``, ``y (n,)``, ``Xtest (p×n̂)``, ``ytest (n̂,)``; ``N`` random features. The kernels
-    ``K = K(X, X)``, ``Ktx = K(X̂, X)`` and ``diag K(X̂, X̂)`` can be passed to reuse them
-    across ``N`` and ``γ``. Returns ``delta, train, test``.
+    ``X (p×n)``, ``y (n,)``, ``Xtest (p×n̂)``, ``ytest (n̂,)``; ``N`` random features. Returns
+    ``delta, train, test``. To sweep ``N`` and γ on one data set, build a :class:`KernelSystem`.
     """
-    check_activation(activation)
-    if N <= 0:
-        raise ValueError(f"the number of random features N must be positive, got {N}")
-    y, yt = np.asarray(y, float), np.asarray(ytest, float)
-    n, nt = y.size, yt.size
-    K = kernel(X, activation=activation) if K is None else K
-    Ktx = kernel(Xtest, X, activation) if Ktx is None else Ktx
-    Ktt_diag = kernel_diag(Xtest, activation) if Ktt_diag is None else Ktt_diag
-    psi = N / n
-    evals, V = np.linalg.eigh(K)
-    evals = np.clip(evals, 0.0, None)
-    delta = solve_delta(evals, psi, gamma)
-    kb = psi * evals / (1 + delta)          # eigenvalues of K̄
-    qb = 1.0 / (kb + gamma)                 # eigenvalues of Q̄
-    yv = V.T @ y
-    theta = 1 - np.sum((kb * qb) ** 2) / N
-    if theta <= 0:
-        raise RuntimeError(f"Θ = {theta:.3g} ≤ 0: the equivalent is off its branch")
-    # E_train = (γ²/n) yᵀQ̄[(1/N tr K̄Q̄²)/Θ · K̄ + I]Q̄y
-    train = gamma**2 / n * np.sum(yv**2 * qb**2 * (np.sum(kb * qb**2) / N / theta * kb + 1))
-    Kbt = psi * Ktx / (1 + delta)           # K̄_{X̂X}
-    KbtV = Kbt @ V
-    pred = KbtV @ (qb * yv)
-    bias = np.mean((yt - pred) ** 2)
-    scale = np.sum(yv**2 * qb**2 * kb) / N / theta
-    # tr K̄_{X̂X}Q̄(I + γQ̄)K̄_{XX̂}, in K's eigenbasis
-    cross = np.sum(KbtV**2 * (qb * (1 + gamma * qb))[None, :])
-    var = scale * (psi * np.sum(Ktt_diag) / (1 + delta) - cross) / nt
-    return {"delta": delta, "train": float(train), "test": float(bias + var)}
+    return KernelSystem(X, y, Xtest, ytest, activation).errors(N, gamma)
 
 
 def gmm_data(p: int, n: int, rng: np.random.Generator, mean_norm: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
