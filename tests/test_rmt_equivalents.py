@@ -315,3 +315,19 @@ def test_smoke_claims_reproduce():
         assert status[cid] is Status.REPRODUCED, cid
     for cid in ("deep-ck-equivalent", "finite-size-rate"):
         assert status[cid] is Status.NOT_CHECKABLE
+
+
+def test_full_tier_claims_are_judged_when_their_sizes_are_present():
+    """The GPU-only claims take the full tier's results: a 1/p gap passes, a flat one fails."""
+    from lab.claims import Claims
+    from lab.rmt_equivalents import claims as criteria
+
+    p = np.array([500, 1000, 2000, 4000, 8000, 16000], float)
+    for gap, expected in ((1 / p, Status.REPRODUCED), (p ** -0.2, Status.NOT_REPRODUCED)):
+        claims = Claims("rmt_equivalents", "full")
+        criteria.size_claim(claims, {"p": p, "resolvent_err": np.stack([gap, gap], 1), "slope_resolvent": 0.0})
+        assert claims.items[0].status is expected
+    claims = Claims("rmt_equivalents", "full")
+    criteria.ck_claims(claims, {"spike_rel": np.array([1e-3]), "bulk_mean_gap": np.array([1e-3])},
+                       {"n": 10_000, "bulk_mean_gap": 5e-3})
+    assert [c.status for c in claims.items] == [Status.REPRODUCED, Status.REPRODUCED]

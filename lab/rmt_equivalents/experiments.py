@@ -115,7 +115,7 @@ def ridge_power_law(cfg) -> dict:
             emp[r, j] = sim.ridge_excess_risk(s, beta, n, cfg.ridge_lam, cfg.ridge_noise,
                                               seed_of(cfg, f"ridge{n}", r), device=cfg.device)
     n = np.array(cfg.ridge_n, float)
-    return {"n": n, "empirical": emp, "de": de, **parts,
+    return {"n": n, "p": cfg.ridge_p, "power": cfg.ridge_power, "empirical": emp, "de": de, **parts,
             "rel_err": np.abs(emp.mean(0) - de.mean(0)) / de.mean(0),
             "slope_de": ridge.loglog_slope(n, de.mean(0)), "slope_emp": ridge.loglog_slope(n, emp.mean(0))}
 

@@ -55,7 +55,7 @@ def f2_ridge(rr: dict, rl: dict):
     a.plot(n, rr["bias"].mean(0), "C2--", label="equivalent: bias")
     a.plot(n, rr["variance"].mean(0), "C3:", label="equivalent: variance")
     a.set_xscale("log"), a.set_yscale("log")
-    a.set_xlabel("samples n"), a.set_ylabel("excess risk"), a.set_title(r"ridge, $\Sigma_{ii}=i^{-1.5}$, p = 1000" if len(n) > 2 else "ridge")
+    a.set_xlabel("samples n"), a.set_ylabel("excess risk"), a.set_title(rf"ridge, $\Sigma_{{ii}}=i^{{-{rr['power']:g}}}$, p = {rr['p']}")
     a.legend()
     g = np.linspace(0.05, 3.2, 400)
     from lab.rmt_equivalents.ridge import ridgeless_isotropic_risk
