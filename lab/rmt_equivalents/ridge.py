@@ -56,7 +56,7 @@ def effective_regularization(cov_eigs, n: float, lam: float) -> float:
     if rank == n:
         raise ValueError("λ = 0 at the interpolation threshold n = rank(Σ): the ridgeless risk diverges")
 
-    def h(k):  # (1/n) tr Σ(Σ+κ)⁻¹ − 1, increasing from rank/n − 1 > 0 ... decreasing in κ
+    def h(k):  # (1/n) tr Σ(Σ+κ)⁻¹ − 1: decreasing in κ, from rank/n − 1 > 0 at κ = 0 to −1
         return np.sum(s / (s + k)) / n - 1
 
     hi = 2 * s.sum() / n
