@@ -217,7 +217,7 @@ def test_early_stopping_keeps_the_weights_with_the_lowest_held_out_loss(tmp_path
     model.load_state_dict(out["state"])
     data = corpus.train
     tail = data[int(len(data) * 0.9):]
-    n = min(32, (len(tail) - 1) // 17)
+    n = min(16, (len(tail) - 1) // 17)
     held = tail[: n * 17].view(n, 17)
     assert train_module._held_out_loss(model, held) == pytest.approx(out["best_held_loss"], rel=1e-5)
     with pytest.raises(ValueError, match="early stopping"):

@@ -78,7 +78,7 @@ def train(spec: TrainSpec, corpus: corpora.Corpus | None = None, show_progress: 
 
     AdamW on the next-token cross-entropy over random windows of ``spec.seq + 1`` tokens of the
     training split (no weight decay on norm gains). With ``spec.holdout`` the split's tail is
-    held out (up to 32 windows) and the returned state is the one with the lowest held-out loss
+    held out (up to 16 windows) and the returned state is the one with the lowest held-out loss
     (early stopping; ``held_losses`` lists ``(step, loss)``, ``best_step`` the step kept).
     """
     corpus = corpus or spec.corpus_data()
@@ -102,7 +102,7 @@ def train(spec: TrainSpec, corpus: corpora.Corpus | None = None, show_progress: 
                              f"got {spec.holdout}, {spec.eval_every}, {spec.patience}")
         cut = int(len(data) * (1 - spec.holdout))
         data, tail = data[:cut], data[cut:]
-        n_held = min(32, (len(tail) - 1) // (spec.seq + 1))
+        n_held = min(16, (len(tail) - 1) // (spec.seq + 1))
         if n_held < 1:
             raise ValueError(f"the held-out tail ({len(tail)} tokens) is shorter than one window of {spec.seq + 1}")
         held = tail[: n_held * (spec.seq + 1)].view(n_held, spec.seq + 1).to(device)

@@ -50,7 +50,7 @@ def specs(cfg) -> dict[str, TrainSpec]:
             # full-tier run did: train loss 0.08, test perplexity 3319), so it stops early on the
             # held-out last 10% of that split and keeps its best weights
             "word-GQA": TrainSpec("wikitext2", word, steps=cfg.word_steps, vocab_cap=cfg.word_vocab,
-                                  holdout=0.1, eval_every=max(1, cfg.word_steps // 20), patience=4, **common)}
+                                  holdout=0.1, eval_every=max(1, cfg.word_steps // 10), patience=3, **common)}
 
 
 def load_trained(cfg) -> dict:
