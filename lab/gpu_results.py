@@ -35,9 +35,21 @@ def kernel_bench(op: str) -> dict | None:
 class FullTier:
     """Displays a chapter's committed full-tier claims with where and when they ran."""
 
-    def __init__(self, chapter: str):
+    def __init__(self, chapter: str, flags: dict[str, str] | None = None):
+        """``flags``: claim id -> why the chapter does not stand behind that committed verdict
+        (shown beside it; the committed numbers are left as they are)."""
         self.chapter = chapter
         self.result = full_tier(chapter)
+        self.flags = dict(flags or {})
+        if self.result is not None:
+            unknown = set(self.flags) - {c["id"] for c in self.result["claims"]}
+            if unknown:
+                raise ValueError(f"flags name claims the committed {chapter} record does not have: {sorted(unknown)}")
+
+    @property
+    def judged_before_rule_book(self) -> bool:
+        """True when the committed claims carry no kind: decided before :mod:`lab.claims.rules`."""
+        return self.result is not None and any(not c.get("kind") for c in self.result["claims"])
 
     def _repr_html_(self) -> str:
         if self.result is None:
@@ -46,9 +58,18 @@ class FullTier:
                     f"<code>results.json</code> to <code>results/{self.chapter}/</code>.</em></p>")
         prov = self.result["provenance"]
         claims = [Claim.from_dict(c) for c in self.result["claims"]]
+        for c in claims:
+            if c.id in self.flags:
+                c.note = f"FLAGGED, not to be read as a result: {self.flags[c.id]}" + (f"; {c.note}" if c.note else "")
         head = (f"<p>Full tier, run on <strong>{html.escape(prov['device'])}</strong> on "
                 f"{html.escape(prov['started_utc'][:10])} (commit {html.escape(prov['commit'])}, "
                 f"torch {html.escape(prov['torch'])}, {prov['wall_time_s']:.0f} s):</p>")
+        if self.judged_before_rule_book:
+            head += ("<p><em>These verdicts were judged before the rule book (lab.claims.rules) existed, by the "
+                     "chapter's criteria of that commit; they record no kind or rule, and an ordering among them "
+                     "was not held to 2 standard errors over 3 seeds. No GPU was available to re-run them.</em></p>")
+        if self.flags:
+            head += f"<p><em>{len(self.flags)} committed verdict(s) are flagged below, with the reason.</em></p>"
         return head + claims_html(claims)
 
 

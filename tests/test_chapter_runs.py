@@ -39,6 +39,12 @@ def test_smoke_run_records_seed_and_never_overwrites(runs, chapter, capsys):
         assert results["parameters"]["seed"] == 3 and prov["tier"] == "smoke"
         assert {"commit", "python", "torch", "numpy", "scipy", "triton", "device", "wall_time_s"} <= set(prov)
         assert results["claims"], "a chapter checks at least one claim"
+        # every claim is decided by the rule book, and its exact and structural claims (identities,
+        # theorems' bounds, counts) hold at any size: a regression that flips one fails here
+        assert all(c.get("kind") for c in results["claims"]), "a claim was recorded without the rule book"
+        broken = [f"{c['id']}: {c['status']} ({c['rule']})" for c in results["claims"]
+                  if c["kind"] in ("exact", "structural") and c["status"] != "reproduced"]
+        assert not broken, f"{chapter}: exact or structural claims not reproduced at the smoke tier: {broken}"
         # The budget is on the chapter's own CPU time: in CI this test shares two cores with the
         # book build, which stretches wall time without the chapter doing more work.
         assert prov["cpu_time_s"] < 30, f"smoke tier used {prov['cpu_time_s']} s of CPU (budget 30 s)"

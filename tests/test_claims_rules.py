@@ -22,6 +22,14 @@ def test_bounds():
         R.bounds([1.0])
 
 
+def test_bounds_judge_a_magnitude_where_the_paper_gives_no_number():
+    v = R.bounds([0.004, 0.012], upper=0.01, strict=True, kind="magnitude", what="TV")
+    assert v.kind == "magnitude" and v.status is Status.NOT_REPRODUCED and "at 1 of 2" in v.note
+    assert R.bounds(0.004, upper=0.01, kind="magnitude").holds
+    with pytest.raises(ValueError, match="exact, structural or magnitude"):
+        R.bounds(0.004, upper=0.01, kind="ordering")
+
+
 def test_ordering_needs_three_seeds_and_two_standard_errors():
     assert R.ordering([1.0, 1.0], [2.0, 2.0]).status is Status.NOT_CHECKABLE
     # mean difference 1.1, se 0.058: established

@@ -97,7 +97,8 @@ def test_baselines_have_matching_parameter_counts():
     specs = baseline_specs({"kind": "flex", "size": "tiny"}, 16)
     for spec in specs.values():
         n = count_parameters(build_model(spec, 16))
-        assert abs(n - target) / target < 0.35
+        # the architecture claim needs the baselines within 10% of FLEX's count
+        assert abs(n - target) / target < 0.10
     z, t, c_sr, _, re = _inputs()
     assert UNet(16, SIZE)(z, t, c_sr, re, "sr").shape == z.shape
     assert UViT(16, patch=4, dim=16, depth=3, heads=2)(z, t, c_sr, re, "sr").shape == z.shape

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lab.free_decompression import decompress_spectrum, laws, matrices, metrics, peer
-from lab.free_decompression.decompress import decompress, support_edges
+from lab.free_decompression.decompress import decompress, outer_bound_edges, support_edges
 from lab.free_decompression.estimate import FitSettings, fit_density, sqrt_edge_support
 from lab.free_decompression.experiments import closure, pde_residual
 from lab.free_decompression.glue import Continuation
@@ -82,6 +82,19 @@ def test_mp_edges_follow_aspect_ratio_and_old_edge_image_is_outer_bound():
     cont = Continuation(law.model(), "exact")
     lo, hi = support_edges(cont, alpha, law.support)
     np.testing.assert_allclose([lo, hi], [(1 - 0.8) ** 2, (1 + 0.8) ** 2], rtol=1e-9)
+    # the images of the old edges enclose the new support, strictly: an outer bound, not the edges
+    for each, a in ((law, alpha), (laws.Semicircle(1.0), 4.0)):
+        out_lo, out_hi = outer_bound_edges(Continuation(each.model(), "exact"), a, each.support)
+        new_lo, new_hi = each.decompressed(a).support
+        assert out_lo < new_lo - 0.5 and out_hi > new_hi + 0.5
+    lam = 0.02
+    lo0, hi0 = (1 - lam ** 0.5) ** 2, (1 + lam ** 0.5) ** 2
+    # MP's transform at its edges: m(x) = (1 - λ - x) / (2λx) there (the square root vanishes);
+    # at δ = 1e-6 above the edge the square root adds O(√δ), hence the tolerance
+    m_edge = [(1 - lam - x) / (2 * lam * x) for x in (lo0, hi0)]
+    expect = [x - (alpha - 1) / m for x, m in zip((lo0, hi0), m_edge)]
+    np.testing.assert_allclose(outer_bound_edges(Continuation(laws.MarchenkoPastur(lam).model(), "exact"), alpha,
+                                                 (lo0, hi0)), expect, atol=(alpha - 1) * 1e-3)
 
 
 def test_characteristic_solution_satisfies_pde():

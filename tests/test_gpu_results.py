@@ -29,6 +29,22 @@ def test_full_tier_shows_the_newest_committed_run_with_its_device(tmp_path, monk
     assert "H100" in page and "2026-11-20" in page and "1.5" in page and "lab-claims" in page
 
 
+def test_full_tier_flags_claims_and_says_when_it_predates_the_rule_book(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_RESULTS_DIR", str(tmp_path))
+    (tmp_path / "inversion_bias").mkdir()
+    (tmp_path / "inversion_bias" / "a.json").write_text(json.dumps(_full_result("2026-11-01T00:00:00+00:00", 1.25)))
+    full = gpu_results.FullTier("inversion_bias", flags={"c1": "the model was overfit"})
+    assert full.judged_before_rule_book  # its claim records no kind
+    page = full._repr_html_()
+    assert "FLAGGED, not to be read as a result: the model was overfit" in page and "before the rule book" in page
+    with pytest.raises(ValueError, match="c9"):
+        gpu_results.FullTier("inversion_bias", flags={"c9": "no such claim"})
+    judged = _full_result("2026-11-02T00:00:00+00:00", 1.0)
+    judged["claims"][0].update(kind="structural", rule="x < 2 at every one of 1")
+    (tmp_path / "inversion_bias" / "b.json").write_text(json.dumps(judged))
+    assert not gpu_results.FullTier("inversion_bias").judged_before_rule_book
+
+
 def test_kernel_timing_table_and_its_absence(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_RESULTS_DIR", str(tmp_path))
     assert "No GPU timing" in gpu_results.KernelTiming("fwht")._repr_html_()

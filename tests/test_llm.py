@@ -191,3 +191,34 @@ def test_training_is_seeded_and_cached(tmp_path, monkeypatch):
         assert torch.equal(p, q)
     logits = model(torch.zeros(1, 4, dtype=torch.int64))
     assert torch.isfinite(logits).all() and F.softmax(logits, -1).sum(-1).allclose(torch.ones(1, 4))
+
+
+def test_early_stopping_keeps_the_weights_with_the_lowest_held_out_loss(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))
+    try:
+        corpus = corpora.shakespeare()
+    except MissingData:
+        pytest.skip("tinyshakespeare is not offline")
+    cfg = ModelConfig(vocab=65, dim=16, n_layers=1, n_heads=2, max_seq=32)
+    plain = TrainSpec("shakespeare", cfg, steps=12, batch=2, seq=16, warmup=1, device="cpu")
+    # specs without early stopping keep the cache key they had before it existed
+    assert "holdout" not in plain.cache_key()
+    # a learning rate high enough to diverge: the held-out loss rises, and training stops early
+    spec = TrainSpec("shakespeare", cfg, steps=60, batch=2, seq=16, warmup=1, lr=0.5, device="cpu",
+                     holdout=0.1, eval_every=3, patience=2)
+    out = train_module.train(spec, corpus, show_progress=False)
+    steps, losses = zip(*out["held_losses"])
+    assert out["best_held_loss"] == min(losses) and out["best_step"] == steps[losses.index(min(losses))]
+    assert len(out["losses"]) == steps[-1] <= spec.steps
+    if len(out["losses"]) < spec.steps:  # stopped: the last `patience` scores did not improve
+        assert steps[-1] - out["best_step"] == spec.patience * spec.eval_every
+    # the returned weights are the best ones: scoring them again gives the best held-out loss
+    model = Transformer(cfg)
+    model.load_state_dict(out["state"])
+    data = corpus.train
+    tail = data[int(len(data) * 0.9):]
+    n = min(16, (len(tail) - 1) // 17)
+    held = tail[: n * 17].view(n, 17)
+    assert train_module._held_out_loss(model, held) == pytest.approx(out["best_held_loss"], rel=1e-5)
+    with pytest.raises(ValueError, match="early stopping"):
+        train_module.train(TrainSpec("shakespeare", cfg, steps=2, holdout=0.7, device="cpu"), corpus, show_progress=False)

@@ -4,12 +4,13 @@ import json
 import pytest
 
 from lab import book, provenance, scorecard
-from lab.claims import Claims
+from lab.claims import Claims, rules
 
 
 def _results(scale, started, params=None, source_hash="h", device="CPU: test"):
     claims = Claims("inversion_bias", scale)
-    claims.check("c1", "s", paper_value="1", paper_source="Thm 1", criterion="c", holds=True, ours=[1.0])
+    claims.judge("c1", "s", paper_value="1", paper_source="Thm 1", criterion="c", verdict=rules.tolerance(1.0, target=1, tol=0),
+                 ours=[1.0])
     claims.not_checkable("c2", "s", paper_value="2", paper_source="Fig. 2", criterion="c", reason="needs MNIST")
     return {
         "chapter": "inversion_bias", "title": "Inversion bias", "scale": scale,

@@ -180,11 +180,47 @@ def test_kernel_check_reads_the_caches_own_bytes():
 
 def test_claims_are_decided_from_the_numbers():
     from lab.claims import Claims
-    rows = lambda x4, k2: [dict(family="xquant", bits=4, dppl=x4), dict(family="kivi", bits=2, dppl=k2)]
+
+    def rows(x4, k2):  # per-window NLL changes against FP16, paired by window
+        return [dict(family="xquant", bits=4, dppl=sum(x4), dppl_se=0.1, dnll_windows=x4),
+                dict(family="kivi", bits=2, dppl=sum(k2), dppl_se=0.1, dnll_windows=k2)]
     claims = Claims("xquant", "smoke")
-    criteria.x4_vs_kivi2(claims, {"a": rows(0.1, 0.9)})
-    criteria.x4_vs_kivi2(claims, {"a": rows(0.9, 0.1)}, cid="flipped")
-    assert [c.status.value for c in claims.items] == ["reproduced", "not reproduced"]
+    criteria.x4_vs_kivi2(claims, {"a": rows([0.1, 0.12, 0.09, 0.11], [0.9, 0.8, 0.95, 0.85])})
+    criteria.x4_vs_kivi2(claims, {"a": rows([0.9, 0.8, 0.95, 0.85], [0.1, 0.12, 0.09, 0.11])}, cid="flipped")
+    # lower on average but within 2 paired standard errors: not established
+    criteria.x4_vs_kivi2(claims, {"a": rows([0.1, 0.5, 0.1, 0.5], [0.5, 0.1, 0.5, 0.2])}, cid="noise")
+    criteria.x4_vs_kivi2(claims, {"a": rows([0.1, 0.1], [0.9, 0.9])}, cid="two-windows")
+    assert [c.status.value for c in claims.items] == ["reproduced", "not reproduced", "not reproduced",
+                                                      "not checkable at this tier"]
+    assert all(c.kind == "ordering" for c in claims.items) and "not established" in claims.items[2].note
+
+
+def test_cl_reconstruction_stays_within_half_a_step_and_catches_accumulating_errors():
+    model = _model(GQA)
+    tokens = _tokens(GQA, (2, 16))
+    for source in ("pre", "post"):
+        res = experiments.cl_reconstruction(model, tokens, bits=2, group=16, source=source)
+        assert len(res["ratio"]) == GQA.n_layers and max(res["ratio"]) <= criteria.CL_HALF_STEP_TOL
+        assert 0 < min(res["rel"])
+
+    class Accumulating(XQuantCLCache):
+        """A wrong XQuant-CL: deltas against the previous layer's *unquantized* X, so the
+        rounding errors of all earlier layers add up in the accumulator."""
+
+        def update(self, layer, attn, *, x, resid, k, v, positions):
+            xin = x if self.source == "post" else resid
+            if layer < self.base_layers:
+                self.prev = xin
+                return super().update(layer, attn, x=x, resid=resid, k=k, v=v, positions=positions)
+            self.deltas.setdefault(layer, TokenStream(self.bits, self.group))
+            self.deltas[layer].append(xin - self.prev)
+            self.prev = xin
+            self.acc = self.acc + self.deltas[layer].values().to(self.acc.dtype)
+            xhat = self.model.blocks[layer].attn_norm(self.acc.to(x.dtype)) if self.source == "pre" else self.acc.to(x.dtype)
+            return attn.project_kv(xhat, torch.arange(xhat.shape[1]))
+
+    bad = experiments.cl_reconstruction(model, tokens, bits=2, group=16, source="pre", cache_class=Accumulating)
+    assert max(bad["ratio"]) > 1.5 * criteria.CL_HALF_STEP_TOL
 
 
 def test_bad_method_options_raise():

@@ -117,13 +117,14 @@ class Claims:
 
     Examples
     --------
+    >>> from lab.claims import rules
     >>> claims = Claims("inversion_bias", tier="smoke")
-    >>> c = claims.check("gaussian-inverse-wishart", "E[Q] = m/(m-d-1) (AᵀA)⁻¹",
+    >>> c = claims.judge("gaussian-inverse-wishart", "E[Q] = m/(m-d-1) (AᵀA)⁻¹",
     ...                  paper_value="m/(m−d−1)", paper_source="§1, inverse Wishart",
     ...                  criterion="corrected bias < 0.05", ours=[0.01, 0.02],
-    ...                  holds=True)
-    >>> c.status.value
-    'reproduced'
+    ...                  verdict=rules.bounds([0.01, 0.02], upper=0.05))
+    >>> c.status.value, c.kind
+    ('reproduced', 'structural')
     """
 
     def __init__(self, chapter: str, tier: str):
@@ -135,33 +136,6 @@ class Claims:
             raise ValueError(f"claim {claim.id!r} is declared twice")
         self.items.append(claim)
         return claim
-
-    def check(
-        self,
-        id: str,
-        statement: str,
-        *,
-        paper_value: str,
-        paper_source: str,
-        criterion: str,
-        holds: bool,
-        partly: bool = False,
-        ours: Iterable[float] | float | None = None,
-        ours_text: str = "",
-        note: str = "",
-        over: str = "seeds",
-    ) -> Claim:
-        """Record a checked claim; ``holds``/``partly`` come from evaluating ``criterion``.
-
-        ``ours`` holds one value per seed, or per whatever ``over`` names ("models", "sizes").
-        """
-        if not holds and partly and not note:
-            raise ValueError(f"claim {id!r}: a partly reproduced claim needs a note saying which part")
-        status = Status.REPRODUCED if holds else Status.PARTLY if partly else Status.NOT_REPRODUCED
-        return self._add(
-            Claim(id, statement, paper_value, paper_source, criterion, self.tier, status,
-                  _values(ours), ours_text, note, over)
-        )
 
     def judge(
         self,

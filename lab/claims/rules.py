@@ -26,7 +26,7 @@ Kinds and their rules:
     pairwise orderings right), the count is significantly above chance (one-sided binomial
     p < 0.05); otherwise not reproduced. Never "partly" on a single case.
 
-``magnitude``  (:func:`magnitude`)
+``magnitude``  (:func:`magnitude`, or :func:`bounds` where the paper gives no number)
     Our value beside the paper's, with the ratio. Reproduced when the dossier's criterion holds
     (a relative tolerance, or a factor). A looser bound is allowed only through a named *peer*
     (the authors' own package, say) measured in the same run: when the peer misses the paper's
@@ -123,9 +123,13 @@ def tolerance(values, *, target: float = 0.0, tol: float, relative: bool = False
 
 def bounds(values, *, lower: float | None = None, upper: float | None = None,
            kind: str = "structural", what: str = "value", strict: bool = False) -> Verdict:
-    """Every value inside ``[lower, upper]`` (open ends where ``None``; ``strict`` excludes them)."""
-    if kind not in ("exact", "structural"):
-        raise ValueError("bounds() decides exact or structural claims")
+    """Every value inside ``[lower, upper]`` (open ends where ``None``; ``strict`` excludes them).
+
+    ``kind="magnitude"`` judges a measured size against the dossier's bound where the paper
+    gives no number to take a ratio with (a TV "below 1%" for a figure shown only visually).
+    """
+    if kind not in ("exact", "structural", "magnitude"):
+        raise ValueError("bounds() decides exact, structural or magnitude claims")
     if lower is None and upper is None:
         raise ValueError("bounds() needs a lower or an upper bound")
     vals = _values(values)

@@ -127,8 +127,12 @@ def match_width(build, widths, target: int):
     return build(best), best, candidates[best]
 
 
-def unet_like(size: BackboneSize, width: int) -> BackboneSize:
-    """``size`` with every level's channels scaled by ``width / channels[0]`` (rounded to the groups)."""
+def unet_like(size: BackboneSize, width: int, level: int = 0) -> BackboneSize:
+    """``size`` with every level's channels scaled by ``width / channels[level]`` (rounded to the groups).
+
+    Scaling by the deepest level (``level=-1``) moves the parameter count in finer steps: the
+    first full-tier run scaled by level 0 in steps of one group and its U-Net came out at 80 M
+    parameters against FLEX's 58 M, the nearest candidate."""
     g = size.groups
-    factor = width / size.channels[0]
+    factor = width / size.channels[level]
     return replace(size, channels=tuple(max(g, int(round(c * factor / g)) * g) for c in size.channels))

@@ -104,9 +104,22 @@ def _score(model, batch, task, target, n_steps, seed, members=1):
     return ens, float(rfne(ens.mean(0), batch["x"]).mean())
 
 
+def _score_runs(model_runs, batch, task, target, n_steps, seed) -> tuple[list[float], list[float]]:
+    """Mean RFNE per seed's model, and per held-out sample RFNE averaged over the seeds: the
+    paired values (same inputs for every model and the baseline) the claims' orderings use."""
+    per_seed = [rfne(sample_predictions(m, batch, task, target, n_steps, seed=seed + k).mean(0), batch["x"])
+                for k, (m, _) in enumerate(model_runs)]
+    return [float(r.mean()) for r in per_seed], torch.stack(per_seed).mean(0).tolist()
+
+
 def interpolation_baseline(batch: dict) -> float:
     """RFNE of the base alone: bicubic upsampling (SR) or persistence (FC)."""
     return float(rfne(batch["base"], batch["x"]).mean())
+
+
+def baseline_cases(batch: dict) -> list[float]:
+    """Per-sample RFNE of the base alone (:func:`interpolation_baseline` before the mean)."""
+    return rfne(batch["base"], batch["x"]).tolist()
 
 
 def steps_sweep(cfg: Config, data: dict, models: dict) -> dict:
@@ -124,12 +137,15 @@ def steps_sweep(cfg: Config, data: dict, models: dict) -> dict:
 
 def variant_table(cfg: Config, data: dict, models: dict) -> dict:
     """RFNE of every variant at ``n_steps`` on the held-out data, with parameter counts."""
-    out = {"params": {}, "rfne": {}}
+    out = {"params": {}, "rfne": {}, "cases": {}, "baseline_cases": {}}
     for name, runs in models.items():
         out["params"][name] = runs[0][1]["params"]
         target = VARIANTS[name][1]
-        out["rfne"][name] = {task: [_score(m, _in_dist(cfg, data, task), task, target, cfg.n_steps, seed=cfg.seed + k)[1]
-                                    for k, (m, _) in enumerate(runs)] for task in ("sr", "fc")}
+        scored = {task: _score_runs(runs, _in_dist(cfg, data, task), task, target, cfg.n_steps, cfg.seed)
+                  for task in ("sr", "fc")}
+        out["rfne"][name] = {task: means for task, (means, _) in scored.items()}
+        out["cases"][name] = {task: cases for task, (_, cases) in scored.items()}
+    out["baseline_cases"] = {task: baseline_cases(_in_dist(cfg, data, task)) for task in ("sr", "fc")}
     return out
 
 
@@ -137,13 +153,15 @@ def reynolds_sweep(cfg: Config, data: dict, models: dict) -> dict:
     """RFNE of the residual FLEX and of the interpolation baseline at every Reynolds number."""
     out = {"reynolds": list(data["tcfg"].reynolds), "seen": [r in cfg.reynolds_train for r in data["tcfg"].reynolds]}
     for task in ("sr", "fc"):
-        model_rows, base_rows = [], []
+        model_rows, base_rows, model_cases, base_cases = [], [], [], []
         for re in out["reynolds"]:
             batch = _eval_set(cfg, data["test"][re], task, f"{task}{re}")
             base_rows.append(interpolation_baseline(batch))
-            model_rows.append([_score(m, batch, task, "residual", cfg.n_steps, seed=cfg.seed + k)[1]
-                               for k, (m, _) in enumerate(models["flex"])])
-        out[task] = {"model": model_rows, "baseline": base_rows}
+            means, cases = _score_runs(models["flex"], batch, task, "residual", cfg.n_steps, cfg.seed)
+            model_rows.append(means)
+            model_cases.append(cases)
+            base_cases.append(baseline_cases(batch))
+        out[task] = {"model": model_rows, "baseline": base_rows, "model_cases": model_cases, "baseline_cases": base_cases}
     return out
 
 
@@ -162,9 +180,9 @@ def unseen_observable(cfg: Config, data: dict, models: dict) -> dict:
     """The vorticity-trained SR model applied to x-velocity fields, against bicubic."""
     parts = [_eval_set(cfg, data["test_u"][re], "sr", f"u{re}") for re in cfg.reynolds_train]
     batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-    return {"baseline": interpolation_baseline(batch),
-            "model": [_score(m, batch, "sr", "residual", cfg.n_steps, seed=cfg.seed + k)[1]
-                      for k, (m, _) in enumerate(models["flex"])]}
+    means, cases = _score_runs(models["flex"], batch, "sr", "residual", cfg.n_steps, cfg.seed)
+    return {"baseline": interpolation_baseline(batch), "model": means, "model_cases": cases,
+            "baseline_cases": baseline_cases(batch)}
 
 
 def showcase(cfg: Config, data: dict, models: dict, re: float | None = None) -> dict:

@@ -45,18 +45,22 @@ def build_model(spec: dict, img_size: int) -> torch.nn.Module:
 def baseline_specs(flex_spec: dict, img_size: int) -> dict[str, dict]:
     """U-Net and U-ViT specs whose parameter counts are closest to the FLEX spec's.
 
-    The U-Net scales FLEX's channels; the U-ViT (patch 4, depth ``size.depth`` rounded up to odd
-    and at least 5) scales its width in steps of 32.
+    The U-Net scales FLEX's channels (by its deepest level, in steps of one group); the U-ViT
+    (patch 4, depth ``size.depth`` rounded up to odd and at least 5) scales its width in steps of lcm(8, heads).
     """
     target = count_parameters(build_model(flex_spec, img_size))
     size = get_size(flex_spec.get("size", "tiny"))
     g = size.groups
-    _, w_unet, _ = match_width(lambda w: UNet(img_size, unet_like(size, w)), [g * k for k in range(1, 13)], target)
+    # the deepest level's width, in steps of one group: the count moves in steps of a few percent
+    top = size.channels[-1]
+    _, w_unet, _ = match_width(lambda w: UNet(img_size, unet_like(size, w, level=-1)),
+                               [g * k for k in range(1, 2 * top // g + 1)], target)
     depth = max(5, size.depth | 1)
     patch = 4 if img_size >= 32 else 2
+    step = math.lcm(8, size.heads)  # the width must split into heads
     _, w_vit, _ = match_width(lambda w: UViT(img_size, patch=patch, dim=w, depth=depth, heads=size.heads),
-                              [32 * k for k in range(1, 25)], target)
-    unet_size = unet_like(size, w_unet)
+                              [step * k for k in range(1, 768 // step + 1)], target)
+    unet_size = unet_like(size, w_unet, level=-1)
     return {
         "unet": {"kind": "unet", "size": unet_size},
         "uvit": {"kind": "uvit", "dim": w_vit, "depth": depth, "heads": size.heads, "patch": patch},

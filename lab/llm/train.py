@@ -45,6 +45,21 @@ class TrainSpec:
     seed: int = 0
     vocab_cap: int = 4096  # wikitext2 only
     device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
+    #: early stopping: hold out this share of the training split (its tail), score it every
+    #: ``eval_every`` steps and keep the weights with the lowest held-out loss; stop after
+    #: ``patience`` scores without improvement. 0 turns it off (train for ``steps``).
+    holdout: float = 0.0
+    eval_every: int = 50
+    patience: int = 4
+
+    def cache_key(self) -> dict:
+        """The spec as a dict; the early-stopping fields only when it is on, so that specs
+        without it keep the cache entries they had before it existed."""
+        d = asdict(self)
+        if not self.holdout:
+            for k in ("holdout", "eval_every", "patience"):
+                d.pop(k)
+        return d
 
     def corpus_data(self) -> corpora.Corpus:
         return corpora.load(self.corpus, **({"vocab_cap": self.vocab_cap} if self.corpus == "wikitext2" else {}))
@@ -62,7 +77,9 @@ def train(spec: TrainSpec, corpus: corpora.Corpus | None = None, show_progress: 
     """Train from scratch; returns ``{"state": CPU state dict, "losses": [...], "seconds": float}``.
 
     AdamW on the next-token cross-entropy over random windows of ``spec.seq + 1`` tokens of the
-    training split (no weight decay on norm gains).
+    training split (no weight decay on norm gains). With ``spec.holdout`` the split's tail is
+    held out (up to 16 windows) and the returned state is the one with the lowest held-out loss
+    (early stopping; ``held_losses`` lists ``(step, loss)``, ``best_step`` the step kept).
     """
     corpus = corpus or spec.corpus_data()
     if spec.model.vocab != len(corpus.vocab):
@@ -78,7 +95,19 @@ def train(spec: TrainSpec, corpus: corpora.Corpus | None = None, show_progress: 
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": spec.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=spec.lr, betas=(0.9, 0.95))
     data = corpus.train
-    losses, t0 = [], time.perf_counter()
+    held = None
+    if spec.holdout:
+        if not 0 < spec.holdout < 0.5 or spec.eval_every < 1 or spec.patience < 1:
+            raise ValueError(f"early stopping needs 0 < holdout < 0.5, eval_every >= 1 and patience >= 1; "
+                             f"got {spec.holdout}, {spec.eval_every}, {spec.patience}")
+        cut = int(len(data) * (1 - spec.holdout))
+        data, tail = data[:cut], data[cut:]
+        n_held = min(16, (len(tail) - 1) // (spec.seq + 1))
+        if n_held < 1:
+            raise ValueError(f"the held-out tail ({len(tail)} tokens) is shorter than one window of {spec.seq + 1}")
+        held = tail[: n_held * (spec.seq + 1)].view(n_held, spec.seq + 1).to(device)
+    losses, held_losses, t0 = [], [], time.perf_counter()
+    best = (math.inf, -1, None)  # held-out loss, step, CPU state
     steps = progress(range(spec.steps), desc=f"training {spec.corpus} d={spec.model.dim}") if show_progress else range(spec.steps)
     for step in steps:
         starts = torch.randint(0, len(data) - spec.seq - 1, (spec.batch,), generator=gen)
@@ -92,8 +121,28 @@ def train(spec: TrainSpec, corpus: corpora.Corpus | None = None, show_progress: 
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"state": state, "losses": losses, "seconds": time.perf_counter() - t0}
+        if held is not None and ((step + 1) % spec.eval_every == 0 or step + 1 == spec.steps):
+            held_losses.append((step + 1, _held_out_loss(model, held)))
+            if held_losses[-1][1] < best[0]:
+                best = (held_losses[-1][1], step + 1, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+            elif len(held_losses) - 1 - [s for s, _ in held_losses].index(best[1]) >= spec.patience:
+                break
+    out = {"losses": losses, "seconds": time.perf_counter() - t0}
+    if held is not None:
+        out.update(state=best[2], held_losses=held_losses, best_step=best[1], best_held_loss=best[0])
+    else:
+        out["state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return out
+
+
+@torch.no_grad()
+def _held_out_loss(model, windows: torch.Tensor) -> float:
+    """Mean next-token cross-entropy on the held-out windows (the model is put back in training mode)."""
+    model.eval()
+    logits = model(windows[:, :-1])
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), windows[:, 1:].reshape(-1)).item()
+    model.train()
+    return loss
 
 
 def trained(spec: TrainSpec, show_progress: bool = True) -> tuple[Transformer, dict]:
@@ -102,7 +151,9 @@ def trained(spec: TrainSpec, show_progress: bool = True) -> tuple[Transformer, d
     Returns the model (float32, eval mode, on CPU) and ``info`` with ``losses``, ``seconds``
     (training time when it was built) and ``spec`` (as a dict).
     """
-    entry = cached("llm", {"spec": asdict(spec)}, lambda: train(spec, show_progress=show_progress), version=VERSION)
+    entry = cached("llm", {"spec": spec.cache_key()}, lambda: train(spec, show_progress=show_progress), version=VERSION)
     model = Transformer(spec.model)
     model.load_state_dict(entry["state"])
-    return model.eval(), {"losses": entry["losses"], "seconds": entry["seconds"], "spec": asdict(spec)}
+    info = {"losses": entry["losses"], "seconds": entry["seconds"], "spec": asdict(spec)}
+    info.update({k: entry[k] for k in ("held_losses", "best_step", "best_held_loss") if k in entry})
+    return model.eval(), info
