@@ -128,6 +128,18 @@ def test_newton_reduces_to_linear_dppl_for_a_linear_constraint():
     assert torch.allclose(u, m, atol=1e-10) and torch.allclose(v, vv, atol=1e-10)
 
 
+def test_newton_with_per_row_context_matches_row_by_row_solves():
+    g = torch.Generator().manual_seed(11)
+    z = torch.randn(4, 5, generator=g, dtype=torch.float64)
+    var = torch.rand(4, 5, generator=g, dtype=torch.float64) + 0.2
+    r2 = torch.tensor([[1.0], [2.0], [3.0], [4.0]], dtype=torch.float64)
+    u, _ = newton.project_nonlinear(z, var, lambda x, c: (x * x).sum(-1, keepdim=True) - c, context=r2)
+    for i in range(4):
+        ui, _ = newton.project_nonlinear(z[i:i + 1], var[i:i + 1], lambda x, c=r2[i]: (x * x).sum(-1, keepdim=True) - c)
+        assert torch.allclose(u[i], ui[0], atol=1e-10)
+    assert torch.allclose((u * u).sum(-1, keepdim=True), r2, atol=1e-9)
+
+
 def test_newton_that_cannot_converge_reports_its_residual():
     h = lambda u: (u * u).sum(-1, keepdim=True) + 1.0  # ||u||^2 = -1 has no solution
     with pytest.raises(newton.NewtonError) as info:
@@ -246,6 +258,7 @@ def test_full_tier_nonlinear_and_stefan_paths_run_at_smoke_size():
     object.__setattr__(cfg, "nonlinear_m", (2,))
     out = experiments.pde_nonlinear(cfg)
     assert set(out[2]) == {"inference_only", "oblique"} and all(np.isfinite(v["mse"]) for v in out[2].values())
+    assert all(v["ce"] < 1e-9 for v in out[2].values())  # G u^2 = G u_true^2 after the Newton projection
     res = experiments.pde_variants(cfg, "stefan")
     assert res["metrics"]["oblique"]["rel_ce"].max() < 1e-10
 

@@ -148,42 +148,42 @@ def pde_nonlinear(cfg) -> dict:
             d.b = d.u @ d.G
             return d
         tr, te = fam(cfg.n_train, cfg.seed), fam(cfg.n_test, cfg.seed + 10_000)
-        G = torch.tensor(te.G)
-        bm = torch.tensor((te.u ** m) @ te.G).reshape(-1)
         res = {}
         for v, tv in (("inference_only", "unconstrained"), ("oblique", "oblique")):
             state = train.train_pde(tv, tr, seed=cfg.seed, **_train_cfg(cfg)) if tv == "unconstrained" else \
                 _train_nonlinear(tr, m, cfg)
             mu, var, _, _ = train.predict_pde(state, None, te, cfg.width, cfg.depth)
-            mu2, var2 = mu.reshape(-1, mu.shape[-1]), var.reshape(-1, var.shape[-1])
-            h = lambda u, i: (G * u**m).sum(-1, keepdim=True) - i
-            up = torch.stack([newton.project_nonlinear(mu2[r:r + 1], var2[r:r + 1], lambda u, bb=bm[r]: h(u, bb))[0][0]
-                              for r in range(mu2.shape[0])])
+            up, vp = project_power_mass(mu.reshape(-1, mu.shape[-1]), var.reshape(-1, var.shape[-1]), te, m)
             U = torch.tensor(te.u).reshape(up.shape)
-            res[v] = dict(mse=((up - U) ** 2).mean().item())
+            res[v] = dict(mse=((up - U) ** 2).mean().item(), crps=crps_gaussian(up, vp, U).mean().item(),
+                          ce=((torch.tensor(te.G) * up**m).sum(-1) - torch.tensor((te.u**m) @ te.G).reshape(-1)).abs().max().item())
         out[m] = res
     return out
 
 
+def project_power_mass(mu, var, data, m: int, rows=None, check: bool = True):
+    """Newton DPPL of rows ``[R, nx]`` onto ``G u^m = G u_true^m`` (each row's right-hand side as context)."""
+    G = torch.tensor(data.G, dtype=mu.dtype)
+    bm = torch.tensor((data.u ** m) @ data.G, dtype=mu.dtype).reshape(-1, 1)
+    bm = bm if rows is None else bm[rows]
+    h = lambda u, c: (G * u**m).sum(-1, keepdim=True) - c
+    return newton.project_nonlinear(mu, var, h, context=bm, check=check)
+
+
 def _train_nonlinear(tr, m, cfg) -> dict:
-    """E2E training through the Newton layer (one constraint per (function, t) row)."""
+    """E2E training through the Newton layer: every (function, t) row of a batch projected at once."""
     torch.manual_seed(cfg.seed)
     model = train.pde_model(tr, cfg.width, cfg.depth).double()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    X, U, _, G = train.pde_tensors(tr, torch.float64)
-    bm = torch.tensor((tr.u ** m) @ tr.G)
+    X, U, _, _ = train.pde_tensors(tr, torch.float64)
     gen = torch.Generator().manual_seed(cfg.seed)
+    nt, nx = U.shape[1], U.shape[2]
     for _ in range(cfg.steps):
-        f = int(torch.randint(0, X.shape[0], (1,), generator=gen))
+        f = torch.randint(0, X.shape[0], (min(cfg.batch, X.shape[0]),), generator=gen)
         mu, var = model(X[f])
-        rows = []
-        for r in range(mu.shape[0]):
-            bb = bm[f, r]
-            rows.append(newton.project_nonlinear(mu[r:r + 1], var[r:r + 1],
-                                                 lambda u, bb=bb: (G * u**m).sum(-1, keepdim=True) - bb, check=False))
-        mu_p = torch.cat([r_[0] for r_ in rows])
-        var_p = torch.cat([r_[1] for r_ in rows])
-        loss = crps_gaussian(mu_p, var_p, U[f]).mean()
+        rows = (f[:, None] * nt + torch.arange(nt)[None, :]).reshape(-1)
+        mu_p, var_p = project_power_mass(mu.reshape(-1, nx), var.reshape(-1, nx), tr, m, rows, check=False)
+        loss = crps_gaussian(mu_p, var_p, U[f].reshape(-1, nx)).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -48,10 +48,17 @@ def _qdiag(var, metric):
     return torch.ones_like(var)
 
 
-def _derivatives(h, u, lam):
-    G = vmap(jacrev(h))(u)                                                    # [B, q, n]
-    curv = vmap(hessian(lambda x, l: (l * h(x)).sum()), in_dims=(0, 0))(u, lam)  # [B, n, n]
+def _derivatives(h, u, lam, c):
+    G = vmap(jacrev(h))(u, c)                                                      # [B, q, n]
+    curv = vmap(hessian(lambda x, l, cc: (l * h(x, cc)).sum()))(u, lam, c)         # [B, n, n]
     return G, curv
+
+
+def _with_context(h, context, B, like):
+    """``h(u, c)`` with a per-row context ``c [B, k]`` (a dummy one when ``h`` takes only ``u``)."""
+    if context is None:
+        return (lambda u, c: h(u)), torch.zeros(B, 1, dtype=like.dtype, device=like.device)
+    return h, context.detach()
 
 
 def _kkt(qd, G, curv):
@@ -64,27 +71,31 @@ def _kkt(qd, G, curv):
     return K, H
 
 
-def newton_kkt(z, var, h: Callable, metric: str = "oblique", *, tol: float = 1e-10, max_iter: int = 50):
+def newton_kkt(z, var, h: Callable, metric: str = "oblique", *, tol: float = 1e-10, max_iter: int = 50,
+               context=None):
     """Solve the KKT system for a batch ``z, var [B, n]``; returns ``(u, lambda, iterations)``.
 
-    ``h`` maps one vector ``[n]`` to ``[q]`` and must be written in torch (it is differentiated
-    with ``torch.func``). Raises :class:`NewtonError` with the residual when it does not converge.
+    ``h`` maps one vector ``[n]`` to ``[q]`` (or ``(u [n], c [k]) -> [q]`` with a per-row
+    ``context [B, k]``, e.g. each row's right-hand side) and must be written in torch (it is
+    differentiated with ``torch.func``). Raises :class:`NewtonError` with the residual when it
+    does not converge.
     """
     z, var = z.detach(), var.detach()
+    h, c = _with_context(h, context, z.shape[0], z)
     qd = _qdiag(var, metric)
     u = z.clone()
-    q = h(z[0]).shape[-1]
+    q = h(z[0], c[0]).shape[-1]
     lam = torch.zeros(z.shape[0], q, dtype=z.dtype, device=z.device)
     scale = 1.0 + z.abs().max().item()
 
     def resid(u, lam):
-        G = vmap(jacrev(h))(u)
+        G = vmap(jacrev(h))(u, c)
         top = qd * (u - z) + (G.transpose(1, 2) @ lam.unsqueeze(-1)).squeeze(-1)
-        return torch.cat([top, vmap(h)(u)], -1)
+        return torch.cat([top, vmap(h)(u, c)], -1)
 
     F = resid(u, lam)
     for it in range(1, max_iter + 1):
-        G, curv = _derivatives(h, u, lam)
+        G, curv = _derivatives(h, u, lam, c)
         K, _ = _kkt(qd, G, curv)
         try:
             step = torch.linalg.solve(K, -F.unsqueeze(-1)).squeeze(-1)
@@ -103,10 +114,11 @@ def newton_kkt(z, var, h: Callable, metric: str = "oblique", *, tol: float = 1e-
     raise NewtonError(F.abs().max().item(), max_iter, tol * scale)
 
 
-def jacobians(u, lam, var, h: Callable, metric: str = "oblique"):
+def jacobians(u, lam, var, h: Callable, metric: str = "oblique", context=None):
     """Both Jacobian forms of ``T`` at the solution: ``(J_curvature, J_no_curvature)``, each ``[B, n, n]``."""
     qd = _qdiag(var, metric)
-    G, curv = _derivatives(h, u, lam)
+    h, c = _with_context(h, context, u.shape[0], u)
+    G, curv = _derivatives(h, u, lam, c)
     H = torch.diag_embed(qd) + curv
     Hi = torch.linalg.inv(H)
     HiGt = Hi @ G.transpose(1, 2)
@@ -120,9 +132,9 @@ def jacobians(u, lam, var, h: Callable, metric: str = "oblique"):
 
 class _NewtonProjection(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, z, var, h, metric, tol, max_iter):
-        u, lam, _ = newton_kkt(z, var, h, metric, tol=tol, max_iter=max_iter)
-        ctx.h, ctx.metric = h, metric
+    def forward(ctx, z, var, h, metric, tol, max_iter, context):
+        u, lam, _ = newton_kkt(z, var, h, metric, tol=tol, max_iter=max_iter, context=context)
+        ctx.h, ctx.metric = _with_context(h, context, z.shape[0], z), metric
         ctx.save_for_backward(z.detach(), var.detach(), u, lam)
         return u
 
@@ -130,18 +142,19 @@ class _NewtonProjection(torch.autograd.Function):
     def backward(ctx, g):
         z, var, u, lam = ctx.saved_tensors
         qd = _qdiag(var, ctx.metric)
-        G, curv = _derivatives(ctx.h, u, lam)
+        h, c = ctx.h
+        G, curv = _derivatives(h, u, lam, c)
         K, _ = _kkt(qd, G, curv)
         n = u.shape[1]
         rhs = torch.cat([g, torch.zeros_like(lam)], -1).unsqueeze(-1)
         w = torch.linalg.solve(K, rhs).squeeze(-1)[:, :n]  # K is symmetric: K^{-T} = K^{-1}
         grad_z = qd * w
         grad_var = w * (u - z) / var**2 if ctx.metric == "oblique" else torch.zeros_like(var)
-        return grad_z, grad_var, None, None, None, None
+        return grad_z, grad_var, None, None, None, None, None
 
 
 def project_nonlinear(mu, var, h: Callable, metric: str = "oblique", *, tol: float = 1e-10,
-                      max_iter: int = 50, check: bool = True):
+                      max_iter: int = 50, check: bool = True, context=None):
     """Nonlinear DPPL: ``(mu_hat, var_hat)`` for a batch ``mu, var [B, n]`` and ``h: [n] -> [q]``.
 
     ``mu_hat = T(mu)`` is differentiable (implicit function theorem); ``var_hat = diag(J Sigma J^T)``
@@ -153,14 +166,15 @@ def project_nonlinear(mu, var, h: Callable, metric: str = "oblique", *, tol: flo
         check_gaussian(mu, var, "project_nonlinear")
         if metric == "oblique" and bool((var <= 0).any()):
             raise ValueError("project_nonlinear: the oblique metric needs strictly positive variances")
-    u = _NewtonProjection.apply(mu, var, h, metric, tol, max_iter)
-    J = _jacobian_at(u.detach(), mu.detach(), var.detach(), h, metric)
+    u = _NewtonProjection.apply(mu, var, h, metric, tol, max_iter, context)
+    J = _jacobian_at(u.detach(), mu.detach(), var.detach(), h, metric, context)
     return u, ((J * J) @ var.unsqueeze(-1)).squeeze(-1)
 
 
-def _jacobian_at(u, z, var, h, metric):
+def _jacobian_at(u, z, var, h, metric, context):
     """Curvature Jacobian at a solution ``u``; the multipliers follow from ``Q(u - z) + G^T lambda = 0``."""
     qd = _qdiag(var, metric)
-    G = vmap(jacrev(h))(u)
+    hc, c = _with_context(h, context, u.shape[0], u)
+    G = vmap(jacrev(hc))(u, c)
     lam = torch.linalg.lstsq(G.transpose(1, 2), (-qd * (u - z)).unsqueeze(-1)).solution.squeeze(-1)
-    return jacobians(u, lam, var, h, metric)[0]
+    return jacobians(u, lam, var, h, metric, context)[0]

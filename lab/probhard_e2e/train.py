@@ -12,6 +12,13 @@ import torch
 from lab.probhard_e2e.models import GaussianMLP, TRAIN_METRIC, dppl, loss_fn
 from lab.probhard_e2e.problems import PDEData
 
+#: training runs on the GPU when there is one (the full tier), else on the CPU; evaluation on the CPU
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _cpu_state(model) -> dict:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
 # ---------------------------------------------------------------------------------------------
 # PDE families: an MLP per point, (params, t, x) -> (mu, var); one constraint G u(t, .) = b(t) per row
 
@@ -32,10 +39,10 @@ def train_pde(variant: str, data: PDEData, *, steps: int, batch: int, lr: float,
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = pde_model(data, width, depth)
+    model = pde_model(data, width, depth).to(DEVICE)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
-    X, U, B, G = pde_tensors(data)
+    X, U, B, G = (t.to(DEVICE) for t in pde_tensors(data))
     A = G.reshape(1, 1, 1, -1)
     metric = TRAIN_METRIC[variant]
     for _ in range(steps):
@@ -44,7 +51,7 @@ def train_pde(variant: str, data: PDEData, *, steps: int, batch: int, lr: float,
         b = B[idx].unsqueeze(-1)
         mu, var = dppl(mu, var, A, b, metric)
         if sample_crps:
-            eps = torch.randn(*mu.shape, sample_crps, generator=gen)
+            eps = torch.randn(*mu.shape, sample_crps, generator=gen).to(DEVICE)
             loss = crps_samples(mu.unsqueeze(-1) + var.sqrt().unsqueeze(-1) * eps, U[idx]).mean()
         else:
             loss = loss_fn(variant, mu, var, U[idx], A, b, soft_weight)
@@ -52,7 +59,7 @@ def train_pde(variant: str, data: PDEData, *, steps: int, batch: int, lr: float,
         loss.backward()
         opt.step()
         sched.step()
-    return model.state_dict()
+    return _cpu_state(model)
 
 
 def predict_pde(state: dict, variant_eval_metric: str | None, data: PDEData, width: int, depth: int):
@@ -73,7 +80,7 @@ def predict_pde(state: dict, variant_eval_metric: str | None, data: PDEData, wid
 
 
 def _windows(series: torch.Tensor, ends: torch.Tensor, L: int, H: int):
-    idx = ends[:, None] + torch.arange(-L, H)[None, :]            # [B, L + H]
+    idx = (ends[:, None] + torch.arange(-L, H)[None, :]).to(series.device)  # [B, L + H]
     w = series[:, idx].permute(1, 0, 2)                           # [B, n, L + H]
     x, y = w[..., :L], w[..., L:]
     level = x.mean(-1, keepdim=True).clamp_min(1e-3)
@@ -84,7 +91,7 @@ def hier_forward(model, x, level, A, metric):
     mu, var = model(x)                                            # [B, n, H] each
     mu, var = mu * level, var * level**2
     mu, var = mu.transpose(1, 2), var.transpose(1, 2)             # [B, H, n]: constraint over series
-    b = torch.zeros(*mu.shape[:-1], A.shape[0], dtype=mu.dtype)
+    b = torch.zeros(*mu.shape[:-1], A.shape[0], dtype=mu.dtype, device=mu.device)
     mu_p, var_p = dppl(mu, var, A.to(mu.dtype), b, metric)
     return mu, var, mu_p, var_p
 
@@ -93,9 +100,9 @@ def train_hierarchy(variant: str, train: np.ndarray, A: np.ndarray, *, L: int, H
                     lr: float, width: int, depth: int, seed: int, soft_weight: float = 1.0) -> dict:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    series = torch.tensor(train, dtype=torch.float32)
-    At = torch.tensor(A, dtype=torch.float32)
-    model = GaussianMLP(L, H, width, depth)
+    series = torch.tensor(train, dtype=torch.float32, device=DEVICE)
+    At = torch.tensor(A, dtype=torch.float32, device=DEVICE)
+    model = GaussianMLP(L, H, width, depth).to(DEVICE)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     metric = TRAIN_METRIC[variant]
     T = series.shape[1]
@@ -104,12 +111,12 @@ def train_hierarchy(variant: str, train: np.ndarray, A: np.ndarray, *, L: int, H
         x, y, level = _windows(series, ends, L, H)
         _, _, mu, var = hier_forward(model, x, level, At, metric)
         w = (1.0 / level).transpose(1, 2)                         # scale-free loss per series
-        b = torch.zeros(*mu.shape[:-1], A.shape[0])
+        b = torch.zeros(*mu.shape[:-1], A.shape[0], device=DEVICE)
         loss = loss_fn(variant, mu, var, y.transpose(1, 2), At, b, soft_weight, weight=w)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return model.state_dict()
+    return _cpu_state(model)
 
 
 def predict_hierarchy(state: dict, metric: str | None, train: np.ndarray, A: np.ndarray, *, L: int, H: int,
@@ -145,10 +152,11 @@ def spike_data(n_samples: int, n: int, p_spike: float, spike_sd: float, base_sd:
 def train_spike(variant: str, feats, y, *, steps: int, batch: int, lr: float, width: int, depth: int, seed: int) -> dict:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    X, Y = torch.tensor(feats, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    X = torch.tensor(feats, dtype=torch.float32, device=DEVICE)
+    Y = torch.tensor(y, dtype=torch.float32, device=DEVICE)
     n = Y.shape[1]
-    A = torch.ones(1, n)
-    model = GaussianMLP(X.shape[1], n, width, depth)
+    A = torch.ones(1, n, device=DEVICE)
+    model = GaussianMLP(X.shape[1], n, width, depth).to(DEVICE)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):
         idx = torch.randint(0, X.shape[0], (batch,), generator=gen)
@@ -158,7 +166,7 @@ def train_spike(variant: str, feats, y, *, steps: int, batch: int, lr: float, wi
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return model.state_dict()
+    return _cpu_state(model)
 
 
 def predict_spike(state: dict, metric, feats, y, *, width: int, depth: int):
