@@ -88,11 +88,16 @@ def sample_free_speed(claims: Claims, timing: dict) -> None:
                            f"over {len(r)} repeats; issue target ≥ 3×)")
 
 
-def crps_vs_nll(claims: Claims, pde: dict) -> None:
+def crps_vs_nll(claims: Claims, pde: dict, hier: dict | None = None) -> None:
     cases, oks = [], []
-    for t in pde:
-        for met in ("crps", "mse"):
-            c, n = pde[t]["oblique"][met].mean(), pde[t]["oblique_nll"][met].mean()
+    tasks = [(t, pde[t], ("crps", "mse")) for t in pde]
+    if hier is not None and "oblique_nll" in hier and "oblique" in hier:
+        tasks.append(("hierarchy", hier, ("scrps", "mse")))
+    for t, res, mets in tasks:
+        if "oblique_nll" not in res or "oblique" not in res:
+            continue
+        for met in mets:
+            c, n = res["oblique"][met].mean(), res["oblique_nll"][met].mean()
             cases.append(f"{t} {met.upper()}")
             oks.append(c <= n)
     claims.judge("crps-vs-nll", "CRPS training is not worse than NLL in most settings",
@@ -131,7 +136,7 @@ def check_all(claims: Claims, *, exact, pde, hier, timing, spike, crps_samples, 
     crps_closed_form(claims, exact, crps_samples)
     e2e_vs_inference_only(claims, pdem)
     sample_free_speed(claims, timing)
-    crps_vs_nll(claims, pdem)
+    crps_vs_nll(claims, pdem, hier["metrics"] if hier else None)
     oblique_vs_orthogonal(claims, spike)
     hier_coherent(claims, hier, hier_reason)
     return claims

@@ -37,7 +37,7 @@ class Config:
     exact_samples: int = 20_000
     crps_samples: int = 100_000
     # hierarchy (M4 hourly, synthetic grouping)
-    hier_variants: tuple = ("unconstrained", "inference_only", "oblique", "orthogonal", "soft")
+    hier_variants: tuple = VARIANTS
     hier_bottom: int = 64
     hier_group: int = 8
     hier_length: int = 700
