@@ -1,0 +1,234 @@
+"""Batched DPPL for one linear constraint with diagonal Σ, fused with the closed-form CRPS.
+
+Per row ``r`` (``book/probhard_e2e.md``): with ``s = sum_j a_j^2 v_j`` and ``e = a^T mu - b_r``,
+
+.. math::
+
+    \\hat\\mu_i = \\mu_i - v_i a_i e / s,\\qquad \\hat v_i = v_i - v_i^2 a_i^2 / s,\\qquad
+    \\mathcal L = \\frac{1}{RN}\\sum_{r,i} \\mathrm{CRPS}(\\mathcal N(\\hat\\mu_i, \\hat v_i + \\epsilon^2), y_i).
+
+The backward pass uses ``g = dCRPS/dmu_hat = 1 - 2 Phi(z)`` and
+``w = dCRPS/dv_hat = (2 phi(z) - 1/sqrt(pi)) / (2 sigma)`` and, with ``alpha = sum_i g_i v_i a_i``
+and ``beta = sum_i w_i v_i^2 a_i^2``,
+
+.. math::
+
+    \\partial_{\\mu_j} = g_j - a_j\\alpha/s,\\qquad
+    \\partial_{v_j} = -g_j a_j e/s + a_j^2 e\\alpha/s^2 + w_j(1 - 2v_ja_j^2/s) + a_j^2\\beta/s^2 .
+
+One program handles one row (``n <= 16384``); the forward writes one partial sum per row, the
+backward recomputes the row and writes both gradients. Only one constraint per row is fused
+(the PDE mass constraint); several constraints take the torch path in ``lab.probhard_e2e``.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels import dispatch
+
+EPS = 1e-6
+MAX_N = 16384
+
+
+@triton.jit
+def _dppl_crps_fwd_kernel(
+    mu_ptr, var_ptr,  # *[R, n] predicted means and variances, contiguous
+    a_ptr,  # *[R, n] constraint rows (stride 0 rows when shared)
+    a_row_stride,  # 0 when one a serves every row, else n
+    b_ptr,  # *[R] right-hand sides
+    y_ptr,  # *[R, n] observations
+    out_ptr,  # *[R] float32: sum over the row of the CRPS
+    n,  # row length
+    eps2,  # epsilon^2 added to the projected variance
+    BLOCK: tl.constexpr,  # next power of two >= n
+):
+    r = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    m = cols < n
+    mu = tl.load(mu_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
+    v = tl.load(var_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
+    a = tl.load(a_ptr + r * a_row_stride + cols, mask=m, other=0.0).to(tl.float32)
+    y = tl.load(y_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
+    b = tl.load(b_ptr + r).to(tl.float32)
+    # s = a^T Sigma a, e = a^T mu - b
+    s = tl.sum(a * a * v, axis=0)
+    e = tl.sum(a * mu, axis=0) - b
+    mu_h = mu - v * a * e / s
+    v_h = tl.maximum(v - v * v * a * a / s, 0.0)
+    sig = tl.sqrt(v_h + eps2)
+    z = (y - mu_h) / sig
+    cdf = 0.5 * (1.0 + tl.erf(z * 0.7071067811865476))
+    pdf = 0.3989422804014327 * tl.exp(-0.5 * z * z)
+    crps = sig * (z * (2.0 * cdf - 1.0) + 2.0 * pdf - 0.5641895835477563)
+    tl.store(out_ptr + r, tl.sum(tl.where(m, crps, 0.0), axis=0))
+
+
+@triton.jit
+def _dppl_crps_bwd_kernel(
+    mu_ptr, var_ptr, a_ptr, a_row_stride, b_ptr, y_ptr,  # as in the forward kernel
+    gmu_ptr, gvar_ptr,  # *[R, n] out: dL/dmu, dL/dvar (dtype of mu)
+    scale,  # upstream gradient / (R n)
+    n, eps2,
+    BLOCK: tl.constexpr,
+):
+    r = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    m = cols < n
+    mu = tl.load(mu_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
+    v = tl.load(var_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
+    a = tl.load(a_ptr + r * a_row_stride + cols, mask=m, other=0.0).to(tl.float32)
+    y = tl.load(y_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
+    b = tl.load(b_ptr + r).to(tl.float32)
+    s = tl.sum(a * a * v, axis=0)
+    e = tl.sum(a * mu, axis=0) - b
+    mu_h = mu - v * a * e / s
+    v_h = tl.maximum(v - v * v * a * a / s, 0.0)
+    sig = tl.sqrt(v_h + eps2)
+    z = (y - mu_h) / sig
+    cdf = 0.5 * (1.0 + tl.erf(z * 0.7071067811865476))
+    pdf = 0.3989422804014327 * tl.exp(-0.5 * z * z)
+    g = tl.where(m, (1.0 - 2.0 * cdf) * scale, 0.0)                         # dL/dmu_hat
+    w = tl.where(m, (2.0 * pdf - 0.5641895835477563) / (2.0 * sig) * scale, 0.0)  # dL/dv_hat
+    alpha = tl.sum(g * v * a, axis=0)
+    beta = tl.sum(w * v * v * a * a, axis=0)
+    gmu = g - a * alpha / s
+    gv = -g * a * e / s + a * a * e * alpha / (s * s) + w * (1.0 - 2.0 * v * a * a / s) + a * a * beta / (s * s)
+    tl.store(gmu_ptr + r * n + cols, gmu.to(gmu_ptr.dtype.element_ty), mask=m)
+    tl.store(gvar_ptr + r * n + cols, gv.to(gvar_ptr.dtype.element_ty), mask=m)
+
+
+def _check(mu, var, a, b, y, who):
+    for name, t in (("mu", mu), ("var", var), ("a", a), ("b", b), ("y", y)):
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{who}: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if mu.dim() != 2 or var.shape != mu.shape or y.shape != mu.shape:
+        raise ValueError(f"{who}: mu, var and y must share one shape [R, n], got {tuple(mu.shape)}, "
+                         f"{tuple(var.shape)}, {tuple(y.shape)}")
+    R, n = mu.shape
+    if a.shape not in ((n,), (R, n)):
+        raise ValueError(f"{who}: a must be [n] or [R, n] with n = {n}, got {tuple(a.shape)}")
+    if b.shape != (R,):
+        raise ValueError(f"{who}: b must be [R] = [{R}], got {tuple(b.shape)}")
+    if not bool(torch.isfinite(var).all()) or bool((var < 0).any()):
+        raise ValueError(f"{who}: var must be finite and non-negative")
+    if bool(((a * a * var if a.dim() == 2 else a * a * var).sum(-1) <= 0).any()):
+        raise ValueError(f"{who}: aᵀ Σ a = 0 in some row (the constraint touches only zero-variance coordinates)")
+
+
+class _DPPLCRPSTriton(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, mu, var, a, b, y, eps):
+        R, n = mu.shape
+        mu_c, var_c, y_c = mu.contiguous(), var.contiguous(), y.to(mu.dtype).contiguous()
+        a_c, b_c = a.to(mu.dtype).contiguous(), b.to(mu.dtype).contiguous()
+        out = torch.empty(R, dtype=torch.float32, device=mu.device)
+        block = triton.next_power_of_2(n)
+        stride = 0 if a_c.dim() == 1 else n
+        _dppl_crps_fwd_kernel[(R,)](mu_c, var_c, a_c, stride, b_c, y_c, out, n, eps * eps, BLOCK=block)
+        ctx.save_for_backward(mu_c, var_c, a_c, b_c, y_c)
+        ctx.eps, ctx.stride, ctx.block = eps, stride, block
+        return (out.sum() / (R * n)).to(mu.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        mu, var, a, b, y = ctx.saved_tensors
+        R, n = mu.shape
+        gmu, gvar = torch.empty_like(mu), torch.empty_like(var)
+        _dppl_crps_bwd_kernel[(R,)](mu, var, a, ctx.stride, b, y, gmu, gvar, float(grad_out) / (R * n), n,
+                                    ctx.eps * ctx.eps, BLOCK=ctx.block)
+        return gmu, gvar, None, None, None, None
+
+
+def dppl_crps_triton(mu, var, a, b, y, eps: float = EPS) -> torch.Tensor:
+    """Mean CRPS of the oblique rank-1 projection of ``N(mu, diag var)`` onto ``a^T u = b``, per row.
+
+    ``mu, var, y [R, n]``, ``a [n]`` or ``[R, n]``, ``b [R]``; float32/float16 (float32 inside),
+    on a CUDA GPU or on the CPU under ``TRITON_INTERPRET=1``. Differentiable in ``mu`` and ``var``.
+    """
+    _check(mu, var, a, b, y, "dppl_crps_triton")
+    if mu.shape[1] > MAX_N:
+        raise ValueError(f"dppl_crps_triton: rows of {mu.shape[1]} > {MAX_N} do not fit one program")
+    ok, reason = dispatch.triton_available(mu.device)
+    if not ok:
+        raise RuntimeError(f"dppl_crps_triton cannot run here: {reason}")
+    return _DPPLCRPSTriton.apply(mu, var, a, b, y, eps)
+
+
+def dppl_crps_reference(mu, var, a, b, y, eps: float = EPS) -> torch.Tensor:
+    """The same loss with the dense oblique formulas, ``Sigma A^T (A Sigma A^T)^{-1}``, in torch."""
+    _check(mu, var, a, b, y, "dppl_crps_reference")
+    R, n = mu.shape
+    A = (a if a.dim() == 2 else a.expand(R, n)).to(mu.dtype).unsqueeze(1)       # [R, 1, n]
+    Sigma = torch.diag_embed(var)
+    K = Sigma @ A.transpose(1, 2)                                                # [R, n, 1]
+    M = A @ K                                                                    # [R, 1, 1]
+    r = A @ mu.unsqueeze(-1) - b.to(mu.dtype).reshape(R, 1, 1)
+    mu_h = mu - (K @ torch.linalg.solve(M, r)).squeeze(-1)
+    Sig_h = Sigma - K @ torch.linalg.solve(M, K.transpose(1, 2))
+    v_h = torch.diagonal(Sig_h, dim1=1, dim2=2).clamp_min(0.0)
+    sig = torch.sqrt(v_h + eps * eps)
+    z = (y.to(mu.dtype) - mu_h) / sig
+    cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+    pdf = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    return (sig * (z * (2 * cdf - 1) + 2 * pdf - 1 / math.sqrt(math.pi))).mean()
+
+
+def dppl_crps(mu, var, a, b, y, eps: float = EPS) -> torch.Tensor:
+    """Fused DPPL + CRPS: Triton on a capable GPU (or the interpreter), the torch reference elsewhere.
+
+    float64 input always takes the reference (the kernel computes in float32).
+    """
+    if mu.dtype == torch.float64:
+        return dppl_crps_reference(mu, var, a, b, y, eps)
+    return dispatch.pick(dppl_crps_triton, dppl_crps_reference, mu, name="dppl_crps")(mu, var, a, b, y, eps)
+
+
+def bench_dppl_crps(shapes=((4096, 256), (16384, 256), (65536, 128)), repeats: int = 50) -> list[dict]:
+    """Forward + backward of the kernel against the torch reference on the GPU, with the HBM fraction.
+
+    Minimum traffic per step: read mu, var, y (forward) and again in the backward, write two
+    gradients: ``7 R n`` floats (a shared). The copy bandwidth of ``clone()`` is measured in the
+    same call as the ceiling. Raises ``RuntimeError`` without a CUDA GPU.
+    """
+    if not torch.cuda.is_available():
+        raise RuntimeError("bench_dppl_crps needs a CUDA GPU; torch.cuda.is_available() is False")
+    ok, reason = dispatch.triton_available(torch.device("cuda"))
+    if not ok:
+        raise RuntimeError(f"bench_dppl_crps cannot run Triton here: {reason}")
+
+    def timed(fn):
+        fn()
+        times = []
+        for _ in range(repeats):
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            fn()
+            e.record()
+            torch.cuda.synchronize()
+            times.append(s.elapsed_time(e))
+        return statistics.median(times)
+
+    results = []
+    for R, n in shapes:
+        mu = torch.randn(R, n, device="cuda", requires_grad=True)
+        var = (torch.rand(R, n, device="cuda") + 0.1).requires_grad_(True)
+        a, b, y = torch.rand(n, device="cuda"), torch.randn(R, device="cuda"), torch.randn(R, n, device="cuda")
+
+        def step(fn):
+            mu.grad = var.grad = None
+            fn(mu, var, a, b, y).backward()
+
+        t_k = timed(lambda: step(dppl_crps_triton))
+        t_r = timed(lambda: step(dppl_crps_reference))
+        big = torch.empty(R * n * 7, device="cuda")
+        t_copy = timed(lambda: big.clone())
+        bytes_min = 7 * R * n * 4
+        results.append(dict(R=R, n=n, triton_ms=t_k, reference_ms=t_r, speedup=t_r / t_k,
+                            triton_gbps=bytes_min / t_k / 1e6, copy_gbps=2 * bytes_min / t_copy / 1e6,
+                            hbm_fraction=(bytes_min / t_k) / (2 * bytes_min / t_copy)))
+    return results
