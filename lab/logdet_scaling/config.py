@@ -34,14 +34,14 @@ class Config:
     matern_length: float = 0.04
     lmc_n: int = 400
     lmc_d: int = 5
-    ntk_n: int = 400
+    ntk_n: int = 300
     ntk_widths: tuple = (64, 48, 48, 10)
     ntk_steps: int = 150
     n_nets: int = 3
     heat_n0: tuple = (1, 10, 50, 100, 200)
     heat_ns: tuple = (250, 400, 600, 1000)
     heat_q: tuple = (0, 2, 4)
-    table_windows: tuple = ((1, 20), (1, 40), (120, 200))
+    table_windows: tuple = ((1, 15), (1, 30), (90, 150))
     table_q: int = 2
     bd_points: int = 50
     slq_degree: int = 50
