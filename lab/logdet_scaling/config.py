@@ -21,7 +21,8 @@ class Config:
     kernels on random points in the unit square (single output, and ``K ⊗ B`` with ``lmc_d``
     outputs). ``ntk_*``: the MLP on digits (``n_nets`` networks, each on its own random
     ``ntk_n`` digits). ``heat_*``: the FLODANCE window grid. ``table_windows``: the Table-2
-    analogue's windows ``[n₀, n_s]`` in points. ``gpu_*``: the full tier's GPU Cholesky sizes.
+    analogue's windows ``[n₀, n_s]`` in points, each fitted with every order in ``table_qs`` (the
+    first, q = 0, is Table 1's choice for a small n_s and decides the claim). ``gpu_*``: the full tier's GPU Cholesky sizes.
     """
 
     scale: str
@@ -42,7 +43,7 @@ class Config:
     heat_ns: tuple = (250, 400, 600, 1000)
     heat_q: tuple = (0, 2, 4)
     table_windows: tuple = ((1, 15), (1, 30), (90, 150))
-    table_q: int = 2
+    table_qs: tuple = (0, 2)
     bd_points: int = 50
     slq_degree: int = 50
     slq_samples: int = 20
@@ -91,7 +92,7 @@ CHECKS = {
     "heat_n0": nonempty & each(at_least(1)),
     "heat_ns": nonempty & each(at_least(2)),
     "heat_q": nonempty & each(at_least(0)),
-    "table_q": at_least(0),
+    "table_qs": nonempty & each(at_least(0)),
     "bd_points": at_least(1),
     "slq_degree": at_least(2),
     "slq_samples": at_least(1),

@@ -139,7 +139,7 @@ def power_laws(cfg) -> dict:
     ell_lmc = _points_logdets(matrices.matern_lmc(lmc_pts, cfg.lmc_d, length=cfg.matern_length, seed=cfg.seed),
                               cfg.lmc_d)
     ns_lmc = max(cfg.lmc_n // 10, 10)
-    pred, fit = fl.flodance(ell_lmc, cfg.lmc_n, n0=1, ns=ns_lmc, q=cfg.table_q)
+    pred, fit = fl.flodance(ell_lmc, cfg.lmc_n, n0=1, ns=ns_lmc, q=cfg.table_qs[0])
     return dict(matern=dict(ell=ell, **_ratio_fit(ell, cfg.matern_n // 10)),
                 lmc=dict(ell=ell_lmc, d=cfg.lmc_d, **_ratio_fit(ell_lmc, cfg.lmc_n // 10),
                          flodance_ns=ns_lmc, flodance_err=_rel(pred, ell_lmc[-1])))
@@ -173,8 +173,9 @@ def ntk_comparison(cfg) -> dict:
     n, d = cfg.ntk_n, cfg.ntk_widths[-1]
     out = {k: [] for k in ("exact", "exact_seconds", "slq", "imate", "block_diag", "fp16", "fp32", "fp16_sign",
                            "fp32_sign", "nu", "r2", "num_params")}
-    out["flodance"] = {f"{n0}-{ns}": [] for n0, ns in cfg.table_windows}
-    out["flodance_seconds"] = {f"{n0}-{ns}": [] for n0, ns in cfg.table_windows}
+    keys = [(n0, ns, q, f"{n0}-{ns}-q{q}") for n0, ns in cfg.table_windows for q in cfg.table_qs]
+    out["flodance"] = {key: [] for *_, key in keys}
+    out["flodance_seconds"] = {key: [] for *_, key in keys}
     ell0 = None
     for s in range(cfg.n_nets):
         net = ntk.train_mlp(cfg.ntk_widths, seed=cfg.seed + s, steps=cfg.ntk_steps)
@@ -194,10 +195,10 @@ def ntk_comparison(cfg) -> dict:
         fit = _ratio_fit(ell, max(n // 10, 2))
         out["nu"].append(fit["nu"])
         out["r2"].append(fit["r2"])
-        for n0, ns in cfg.table_windows:
-            pred, secs = _fit_time(ell, n, n0, ns, cfg.table_q, K, d)
-            out["flodance"][f"{n0}-{ns}"].append(_rel(pred, ref))
-            out["flodance_seconds"][f"{n0}-{ns}"].append(secs)
+        for n0, ns, q, key in keys:
+            pred, secs = _fit_time(ell, n, n0, ns, q, K, d)
+            out["flodance"][key].append(_rel(pred, ref))
+            out["flodance_seconds"][key].append(secs)
         out["slq"].append(_rel(baselines.slq_logdet(K, degree=cfg.slq_degree, samples=cfg.slq_samples, seed=s), ref))
         peer = baselines.imate_slq(K, degree=cfg.slq_degree, samples=cfg.slq_samples, seed=s) if cfg.peer else None
         out["imate"].append(np.nan if peer is None else _rel(peer, ref))
@@ -207,8 +208,8 @@ def ntk_comparison(cfg) -> dict:
             sign, ld = np.linalg.slogdet(c * ntk.ntk_layerwise(net, X[:n], dtype=dt))
             out[name].append(_rel(ld, ref))
             out[f"{name}_sign"].append(float(sign))
-    out.update(n=n, d=d, m=n * d, ell0=ell0, windows=[list(w) for w in cfg.table_windows],
-               flop_ratio={f"{n0}-{ns}": fl.flop_saving(n, ns) for n0, ns in cfg.table_windows},
+    out.update(n=n, d=d, m=n * d, ell0=ell0, windows=[list(w) for w in cfg.table_windows], qs=list(cfg.table_qs),
+               flop_ratio={key: fl.flop_saving(n, ns) for n0, ns, q, key in keys},
                ratio0=_ratio_fit(ell0, max(n // 10, 2)))
     return out
 

@@ -76,10 +76,10 @@ def heatmap(h: dict):
 
 
 def baselines(nt: dict):
-    names = [(f"FLODANCE ({w[0]}, {w[1]})", nt["flodance"][f"{w[0]}-{w[1]}"]) for w in nt["windows"]]
+    names = [(f"FLODANCE ({k.replace('-q', ', q=').replace('-', ', ')})", v) for k, v in nt["flodance"].items()]
     names += [("SLQ (ours)", nt["slq"]), ("SLQ (imate)", nt["imate"]), ("block-diagonal", nt["block_diag"]),
               ("formed in fp16", nt["fp16"]), ("formed in fp32", nt["fp32"])]
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    fig, ax = plt.subplots(figsize=(8, 3.8))
     for i, (label, v) in enumerate(names):
         v = 100 * np.asarray(v, dtype=float)
         if np.all(np.isnan(v)):
