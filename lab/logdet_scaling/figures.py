@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 plt.rcParams.update({"font.size": 10})
 
@@ -17,6 +18,7 @@ def memory_and_time(mem: dict):
     a.axhline(mem["scipy_seconds"], color="k", ls=":", label="scipy.linalg.cholesky (in memory)")
     a.set(xscale="log", xlabel="number of blocks $n_b$", ylabel="time (s)", title=f"n = {mem['n']}, one thread")
     a.set_xticks(nb, [str(x) for x in nb])
+    a.xaxis.set_minor_formatter(NullFormatter())
     a.legend(fontsize=9)
     peak_mb = [r["peak_bytes"] / 1e6 for r in rows]
     bound_mb = [6 * r["block_size"] ** 2 * 8 / 1e6 for r in rows]
@@ -25,6 +27,7 @@ def memory_and_time(mem: dict):
     b.plot(nb, [r["block_size"] ** 2 * 8 / 1e6 for r in rows], "k:", label="one block $b^2\\beta$")
     b.set(xscale="log", yscale="log", xlabel="number of blocks $n_b$", ylabel="memory (MB)", title="working memory")
     b.set_xticks(nb, [str(x) for x in nb])
+    b.xaxis.set_minor_formatter(NullFormatter())
     b.legend(fontsize=9)
     fig.tight_layout()
     return fig
@@ -50,9 +53,13 @@ def extrapolation(ell: np.ndarray, fits: dict, title: str):
     k = np.arange(1, len(ell) + 1)
     ax.plot(k, ell, "k-", lw=2, label="exact $\\ell_k$")
     for label, ((n0, ns), f) in fits.items():
-        line, = ax.plot(k, f(k), "--", label=label)
+        kk = k[k >= n0]  # the x^−i terms are not meant for x below the window
+        line, = ax.plot(kk, f(kk), "--", label=label)
         ax.axvspan(n0, ns, color=line.get_color(), alpha=0.08)
+    pad = 0.15 * np.ptp(ell)
+    ax.set_ylim(ell.min() - pad, ell.max() + pad)
     ax.set(xlabel="leading points k", ylabel="$\\ell_k$ = log det of leading block", title=title)
+    ax.text(0.02, 0.04, "shaded: fit windows", transform=ax.transAxes, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -60,7 +67,8 @@ def extrapolation(ell: np.ndarray, fits: dict, title: str):
 
 def heatmap(h: dict):
     err = 100 * h["err"]
-    fig, axes = plt.subplots(1, len(h["q"]), figsize=(3.3 * len(h["q"]) + 0.8, 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(h["q"]), figsize=(3.6 * len(h["q"]) + 1.0, 3.4), squeeze=False,
+                             layout="constrained")
     vmin, vmax = np.log10(np.nanmin(err) + 1e-6), np.log10(np.nanmax(err))
     for ax, q, e in zip(axes[0], h["q"], err):
         im = ax.imshow(np.log10(e), origin="lower", cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
@@ -70,7 +78,8 @@ def heatmap(h: dict):
                         color="w" if np.log10(v) < (vmin + vmax) / 2 else "k")
         ax.set_xticks(range(len(h["ns"])), [str(x) for x in h["ns"]])
         ax.set_yticks(range(len(h["n0"])), [str(x) for x in h["n0"]])
-        ax.set(xlabel="$n_s$ (window end)", ylabel="$n_0$ (window start)", title=f"q = {q}")
+        ax.set(xlabel="$n_s$ (window end)", title=f"q = {q}")
+    axes[0, 0].set_ylabel("$n_0$ (window start)")
     fig.colorbar(im, ax=axes[0].tolist(), label="log10 relative error (%)")
     return fig
 
