@@ -59,7 +59,6 @@ def extrapolation(ell: np.ndarray, fits: dict, title: str):
     pad = 0.15 * np.ptp(ell)
     ax.set_ylim(ell.min() - pad, ell.max() + pad)
     ax.set(xlabel="leading points k", ylabel="$\\ell_k$ = log det of leading block", title=title)
-    ax.text(0.02, 0.04, "shaded: fit windows", transform=ax.transAxes, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
