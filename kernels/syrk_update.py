@@ -1,0 +1,140 @@
+"""Trailing Schur update of a blocked Cholesky, on the lower triangle only (SYRK).
+
+MEMDET (``book/logdet_scaling.md``) spends almost all of its ``m³/6`` multiply-adds in one
+operation: after the panel ``L₂₁`` below a diagonal block is solved, the trailing block is updated
+
+.. math::
+
+    A_{22} \\leftarrow A_{22} - L_{21} L_{21}^\\top \\quad\\text{(lower triangle only)}.
+
+That is why this kernel, and not the layer-wise NTK Gram (formed once, ``O(n²d²p)``), is the
+one worth writing: it is the cubic hot loop. :func:`_syrk_lower_kernel` gives one program to each
+``BLOCK × BLOCK`` output tile; tiles strictly above the diagonal exit at once (half the work of a
+GEMM), and on diagonal tiles only entries with row ≥ column are written. It accumulates in the
+input's precision (float64 or float32, ``input_precision="ieee"``: no TF32). The module keeps the
+arc of Triton's tutorials: kernel, wrapper :func:`syrk_update_triton`, torch reference
+:func:`syrk_update_reference`, public :func:`syrk_update`, a blocked Cholesky that uses it
+(:func:`blocked_cholesky`) and :func:`bench_syrk_update`.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels import dispatch
+
+BLOCK = 32  #: output tile side
+BLOCK_K = 32  #: reduction chunk
+
+
+@triton.jit
+def _syrk_lower_kernel(
+    c_ptr,  # *[m, m] trailing block A22 (only its lower triangle is read)
+    a_ptr,  # *[m, k] panel L21
+    out_ptr,  # *[m, m] out: tril(A22 − L21 L21ᵀ); entries above the diagonal are not written
+    m,  # rows of A22 and L21
+    k,  # columns of L21
+    stride_cm, stride_cn,  # strides of A22
+    stride_am, stride_ak,  # strides of L21
+    stride_om, stride_on,  # strides of out
+    IS_FP64: tl.constexpr,  # accumulate in float64 (else float32)
+    BLOCK: tl.constexpr,  # output tile side
+    BLOCK_K: tl.constexpr,  # reduction chunk
+):
+    pid_i = tl.program_id(0)
+    pid_j = tl.program_id(1)
+    if pid_j > pid_i:  # strictly upper tile: nothing to do
+        return
+    rows = pid_i * BLOCK + tl.arange(0, BLOCK)
+    cols = pid_j * BLOCK + tl.arange(0, BLOCK)
+    if IS_FP64:
+        acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float64)
+    else:
+        acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float32)
+    for k0 in range(0, k, BLOCK_K):
+        ks = k0 + tl.arange(0, BLOCK_K)
+        a = tl.load(a_ptr + rows[:, None] * stride_am + ks[None, :] * stride_ak,
+                    mask=(rows[:, None] < m) & (ks[None, :] < k), other=0.0)
+        b = tl.load(a_ptr + cols[:, None] * stride_am + ks[None, :] * stride_ak,
+                    mask=(cols[:, None] < m) & (ks[None, :] < k), other=0.0)
+        # acc += L21[rows] L21[cols]ᵀ
+        acc += tl.dot(a, tl.trans(b), input_precision="ieee")
+    lower = (rows[:, None] < m) & (cols[None, :] < m) & (rows[:, None] >= cols[None, :])
+    c = tl.load(c_ptr + rows[:, None] * stride_cm + cols[None, :] * stride_cn, mask=lower, other=0.0)
+    tl.store(out_ptr + rows[:, None] * stride_om + cols[None, :] * stride_on, c - acc, mask=lower)
+
+
+def _check(c: torch.Tensor, a: torch.Tensor, who: str):
+    if c.ndim != 2 or c.shape[0] != c.shape[1]:
+        raise ValueError(f"{who}: the trailing block must be square, got shape {tuple(c.shape)}")
+    if a.ndim != 2 or a.shape[0] != c.shape[0]:
+        raise ValueError(f"{who}: the panel must have {c.shape[0]} rows, got shape {tuple(a.shape)}")
+    if c.dtype != a.dtype or c.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"{who}: need matching float32 or float64 tensors, got {c.dtype} and {a.dtype}")
+    if c.device != a.device:
+        raise ValueError(f"{who}: tensors on different devices ({c.device}, {a.device})")
+
+
+def syrk_update_triton(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """``tril(c − a aᵀ)`` by :func:`_syrk_lower_kernel` (upper triangle of the result is zero)."""
+    _check(c, a, "syrk_update_triton")
+    m, k = a.shape
+    out = torch.zeros_like(c)
+    if m == 0:
+        return out
+    grid = (triton.cdiv(m, BLOCK), triton.cdiv(m, BLOCK))
+    _syrk_lower_kernel[grid](c, a, out, m, k, c.stride(0), c.stride(1), a.stride(0), a.stride(1),
+                             out.stride(0), out.stride(1), IS_FP64=c.dtype == torch.float64,
+                             BLOCK=BLOCK, BLOCK_K=BLOCK_K)
+    return out
+
+
+def syrk_update_reference(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """``torch.tril(c − a aᵀ)``."""
+    _check(c, a, "syrk_update_reference")
+    return torch.tril(c - a @ a.T)
+
+
+def syrk_update(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """``tril(c − a aᵀ)``: the Triton kernel on a capable device, the torch reference elsewhere."""
+    return dispatch.pick(syrk_update_triton, syrk_update_reference, c, name="syrk_update")(c, a)
+
+
+def blocked_cholesky(A: torch.Tensor, block: int = 256) -> torch.Tensor:
+    """Lower Cholesky factor of SPD ``A`` by right-looking blocks; trailing updates by :func:`syrk_update`.
+
+    Only the lower triangle of ``A`` is read. Raises ``torch.linalg.LinAlgError`` if not positive definite.
+    """
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"blocked_cholesky needs a square matrix, got shape {tuple(A.shape)}")
+    if block < 1:
+        raise ValueError(f"block must be ≥ 1, got {block}")
+    W = torch.tril(A).clone()
+    m = W.shape[0]
+    for k0 in range(0, m, block):
+        k1 = min(k0 + block, m)
+        Lkk = torch.linalg.cholesky(W[k0:k1, k0:k1])
+        W[k0:k1, k0:k1] = Lkk
+        if k1 < m:
+            # L21 = A21 L11⁻ᵀ
+            L21 = torch.linalg.solve_triangular(Lkk, W[k1:, k0:k1].T, upper=False).T
+            W[k1:, k0:k1] = L21
+            W[k1:, k1:] = syrk_update(W[k1:, k1:].contiguous(), L21.contiguous())
+    return W
+
+
+def bench_syrk_update(sizes=((4096, 512), (8192, 1024), (16384, 1024)), dtype=torch.float64) -> list[dict]:
+    """Median ms of the kernel and of the reference (``torch.tril(c − a @ a.T)``) on the GPU, with TFLOP/s."""
+    if not torch.cuda.is_available():
+        raise RuntimeError("bench_syrk_update needs a CUDA GPU")
+    rows = []
+    for m, k in sizes:
+        a = torch.randn(m, k, device="cuda", dtype=dtype)
+        c = torch.randn(m, m, device="cuda", dtype=dtype)
+        t_tri = triton.testing.do_bench(lambda: syrk_update_triton(c, a))
+        t_ref = triton.testing.do_bench(lambda: syrk_update_reference(c, a))
+        fl = m * m * k  # lower triangle: m²k/2 multiply-adds = m²k flops
+        rows.append(dict(m=m, k=k, triton_ms=t_tri, reference_ms=t_ref,
+                         triton_tflops=fl / t_tri / 1e9, reference_tflops=2 * fl / t_ref / 1e9))
+    return rows
