@@ -21,8 +21,8 @@ class Config:
     n_seeds: int = 3
     n: int = 32
     count: int = 512
-    steps: int = 150
-    finetune_steps: int = 40
+    steps: int = 120
+    finetune_steps: int = 25
     width: int = 16
     modes: int = 6
     layers: int = 4
