@@ -1,0 +1,158 @@
+"""Pre-training and fine-tuning the FNO, seeded and cached by configuration (``book/pde_pretraining.md``).
+
+Pre-training draws batches from a labelled Poisson set (coefficients ``e ∈ [e_lo, e_hi]``) and,
+for the "wide" variants, an unlabelled set whose residual covers ``e ∈ [e_lo, e_wide]``: the
+residual needs no solution, so it can see coefficients the labels never cover. Fine-tuning
+starts from a pre-trained model (or from scratch) and minimises the data loss on ``N`` labelled
+samples of the new task. Adam with a cosine learning-rate decay throughout.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+
+import torch
+
+from lab.cache import cached
+from lab.pde_pretraining import losses, problems
+from lab.pde_pretraining.fno import FNO2d
+from lab.progress import progress
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    variant: str  # "data", "pde", "hybrid"
+    seed: int = 0
+    n: int = 32
+    count: int = 512
+    e_lo: float = 1.0
+    e_hi: float = 5.0
+    e_wide: float | None = None  # residual on e ∈ [e_lo, e_wide] (unlabelled); None: the labelled set
+    lam: float = 1.0
+    precondition: bool = False
+    steps: int = 200
+    batch: int = 16
+    lr: float = 3e-3
+    width: int = 16
+    modes: int = 6
+    layers: int = 4
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    pretrained: PretrainConfig | None  # None: from scratch
+    task: str  # "poisson-ood" (e ∈ [5, 10]) or "helmholtz"
+    shots: int
+    seed: int = 0
+    noise: float = 0.0
+    steps: int = 60
+    lr: float = 1e-3
+
+
+def _cosine(step: int, steps: int, lr: float) -> float:
+    return 0.5 * lr * (1 + math.cos(math.pi * step / steps))
+
+
+def _fit(model: FNO2d, sample_batch, loss_fn, steps: int, lr: float, seed: int, desc: str) -> list[float]:
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    for step in progress(range(steps), desc=desc, leave=False):
+        for group in opt.param_groups:
+            group["lr"] = _cosine(step, steps, lr)
+        opt.zero_grad()
+        loss = loss_fn(sample_batch(g))
+        loss.backward()
+        opt.step()
+        history.append(float(loss.detach()))
+    return history
+
+
+def _draw(samples: problems.Samples, batch: int):
+    def draw(g):
+        idx = torch.randint(len(samples), (min(batch, len(samples)),), generator=g)
+        return samples.subset(idx)
+    return draw
+
+
+def pretrain_data(cfg: PretrainConfig) -> tuple[problems.Samples, problems.Samples | None]:
+    labelled = problems.poisson(cfg.count, cfg.n, seed=10_000 + cfg.seed, e_range=(cfg.e_lo, cfg.e_hi))
+    wide = None
+    if cfg.e_wide is not None and cfg.variant != "data":
+        wide = problems.poisson(cfg.count, cfg.n, seed=20_000 + cfg.seed, e_range=(cfg.e_lo, cfg.e_wide))
+    return labelled, wide
+
+
+def _build_pretrained(cfg: PretrainConfig) -> dict:
+    if cfg.variant not in losses.VARIANTS:
+        raise ValueError(f"unknown pre-training variant {cfg.variant!r}; choose from {', '.join(losses.VARIANTS)}")
+    labelled, wide = pretrain_data(cfg)
+    model = FNO2d(5, cfg.width, cfg.modes, cfg.layers, seed=cfg.seed)
+    draw_l, draw_w = _draw(labelled, cfg.batch), (_draw(wide, cfg.batch) if wide is not None else None)
+
+    def loss_fn(b):
+        if draw_w is None:
+            return losses.loss(cfg.variant, model(b.inputs), b, cfg.lam, cfg.precondition)
+        # wide: the residual term runs on the unlabelled batch (drawn from the same generator)
+        w = draw_w(torch.Generator().manual_seed(int(b.u.sum().item() * 1e6) % (2**31)))
+        return losses.loss(cfg.variant, model(b.inputs), b, cfg.lam, cfg.precondition,
+                           unlabelled=w, pred_unlabelled=model(w.inputs))
+
+    t0 = time.process_time()
+    history = _fit(model, draw_l, loss_fn, cfg.steps, cfg.lr, cfg.seed, f"pre-train {cfg.variant}")
+    cpu = time.process_time() - t0
+    return {"state": model.state_dict(), "history": history, "cpu_s": cpu,
+            "samples_per_s": cfg.steps * cfg.batch / max(cpu, 1e-9)}
+
+
+def pretrained(cfg: PretrainConfig) -> tuple[FNO2d, dict]:
+    """The pre-trained FNO of ``cfg`` (cached) and its training record."""
+    rec = cached("pde_pretraining/pretrain", asdict(cfg), lambda: _build_pretrained(cfg))
+    model = FNO2d(5, cfg.width, cfg.modes, cfg.layers, seed=cfg.seed)
+    model.load_state_dict(rec["state"])
+    return model, rec
+
+
+def task_data(task: str, count: int, n: int, seed: int) -> problems.Samples:
+    if task == "poisson-ood":
+        return problems.poisson(count, n, seed, e_range=(5.0, 10.0))
+    if task == "poisson-id":
+        return problems.poisson(count, n, seed, e_range=(1.0, 5.0))
+    if task == "helmholtz":
+        return problems.helmholtz(count, n, seed)
+    raise ValueError(f"unknown task {task!r}; choose poisson-ood, poisson-id or helmholtz")
+
+
+def _build_finetuned(cfg: FinetuneConfig, arch: PretrainConfig) -> dict:
+    if cfg.pretrained is not None:
+        model, _ = pretrained(cfg.pretrained)
+    else:
+        model = FNO2d(5, arch.width, arch.modes, arch.layers, seed=cfg.seed)
+    shots = task_data(cfg.task, cfg.shots, arch.n, seed=30_000 + cfg.seed)
+    if cfg.noise > 0:
+        shots = shots.with_noisy_labels(cfg.noise, seed=40_000 + cfg.seed)
+    # scratch models get the same number of steps as fine-tuned ones (a fixed budget)
+    _fit(model, _draw(shots, 16), lambda b: losses.data_loss(model(b.inputs), b.u), cfg.steps, cfg.lr,
+         cfg.seed, f"fine-tune {cfg.task} N={cfg.shots}")
+    return {"state": model.state_dict()}
+
+
+def finetuned(cfg: FinetuneConfig, arch: PretrainConfig) -> FNO2d:
+    """The model after fine-tuning (cached); ``arch`` gives the architecture for scratch models."""
+    rec = cached("pde_pretraining/finetune", {"cfg": asdict(cfg), "arch": asdict(replace(arch, variant="data", seed=0))},
+                 lambda: _build_finetuned(cfg, arch))
+    model = FNO2d(5, arch.width, arch.modes, arch.layers, seed=cfg.seed)
+    model.load_state_dict(rec["state"])
+    return model
+
+
+@torch.no_grad()
+def evaluate(model: FNO2d, samples: problems.Samples) -> torch.Tensor:
+    """Per-sample relative L2 error on ``samples`` (the mean is removed for Poisson, whose
+    solution is defined up to a constant)."""
+    model.eval()
+    pred = model(samples.inputs)
+    if samples.zero_mean:
+        pred = pred - pred.mean(dim=(-2, -1), keepdim=True)
+    return losses.relative_l2(pred, samples.u)
