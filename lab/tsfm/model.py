@@ -139,10 +139,10 @@ class TSFM(nn.Module):
         return torch.cat(pts, dim=1), torch.cat(outs, dim=1)
 
     def _prepare(self, context, mask):
-        x = left_pad(as_context(context, mask), self.cfg.context)
+        x = as_context(context, mask)
         if x.shape[-1] < self.cfg.patch:
             raise ValueError(f"context of length {x.shape[-1]} is shorter than one patch ({self.cfg.patch})")
-        return self.scale(x.to(self.pos.device))
+        return self.scale(left_pad(x, self.cfg.context).to(self.pos.device))
 
     @torch.no_grad()
     def predict_quantiles(self, context, mask=None) -> torch.Tensor:
