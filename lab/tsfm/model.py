@@ -47,6 +47,19 @@ def as_context(context, mask=None) -> torch.Tensor:
     return x
 
 
+def sinusoidal_positions(n: int, d: int) -> torch.Tensor:
+    """``[n, d]`` sin/cos table (frequencies ``n^(-2i/d)``), the learned positions' initial value.
+
+    Tiny patch-1 models with small random positions did not learn to look up recent values in a
+    few hundred steps; starting from this table they do.
+    """
+    pos = torch.arange(n, dtype=torch.float32)[:, None]
+    ang = pos / n ** (torch.arange(0, d, 2, dtype=torch.float32) / d)
+    pe = torch.zeros(n, d)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(ang), torch.cos(ang[:, : d // 2])
+    return pe
+
+
 class TSFM(nn.Module):
     """One member of the family; ``cfg`` (:class:`~lab.tsfm.config.TSFMConfig`) picks every knob."""
 
@@ -62,7 +75,7 @@ class TSFM(nn.Module):
         self.n_out = {"quantile": len(cfg.quantiles), "l2": 1, "ce": cfg.n_bins}[cfg.loss]
         self.out_steps = cfg.horizon if cfg.decoding == "direct" else k
         n_tokens = cfg.n_patches + (1 if cfg.decoding == "direct" else cfg.horizon // k)
-        self.pos = nn.Parameter(torch.randn(n_tokens, d) * 0.02)
+        self.pos = nn.Parameter(sinusoidal_positions(n_tokens, d))
         self.forecast_token = nn.Parameter(torch.randn(d) * 0.02) if cfg.decoding == "direct" else None
         self.encoder = Encoder(d, cfg.n_layers, cfg.n_heads, cfg.d_ff)
         self.head = ResidualBlock(d, cfg.d_ff, self.out_steps * self.n_out)
