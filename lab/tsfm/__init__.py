@@ -21,7 +21,8 @@ knob            choices
 ==============  =========================================================================
 
 Size knobs: ``context``, ``horizon``, ``d_model``, ``n_layers``, ``n_heads``, ``d_ff``,
-``n_bins``; trainer knobs: ``steps``, ``batch_size``, ``lr``, ``weight_decay``, ``clip``, ``seed``.
+``n_bins``; trainer knobs: ``steps``, ``batch_size``, ``lr``, ``table_lr_mult`` (the quantized
+lookup table's learning rate in units of ``lr``), ``weight_decay``, ``clip``, ``seed``.
 
 API (what another chapter needs)::
 

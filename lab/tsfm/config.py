@@ -46,6 +46,7 @@ class TSFMConfig:
     steps: int = 300
     batch_size: int = 32
     lr: float = 3e-3
+    table_lr_mult: float = 10.0  # the quantized lookup table's learning rate, in units of lr
     weight_decay: float = 0.0
     clip: float = 1.0
     seed: int = 0
@@ -88,6 +89,8 @@ def validate(cfg: TSFMConfig) -> None:
         raise ValueError(f"d_model {cfg.d_model} is not a multiple of n_heads {cfg.n_heads}")
     if not cfg.quantiles or not all(0 < q < 1 for q in cfg.quantiles):
         raise ValueError(f"quantile levels must lie in (0, 1), got {cfg.quantiles!r}")
+    if not cfg.table_lr_mult > 0 or not cfg.lr > 0:
+        raise ValueError(f"lr and table_lr_mult must be positive, got {cfg.lr!r} and {cfg.table_lr_mult!r}")
     if not cfg.bin_limit > 0:
         raise ValueError(f"bin_limit must be positive, got {cfg.bin_limit!r}")
 

@@ -57,6 +57,7 @@ class QuantizedPatchEmbedding(nn.Module):
         self.quantizer = Quantizer(n_bins, limit)
         self.tokens = n_bins + 1  # the last token of each position is the padding (NaN) token
         self.table = nn.Embedding(patch * self.tokens, d_model)
+        nn.init.normal_(self.table.weight, std=0.02)  # random rows, small next to the positions
         self.register_buffer("offsets", torch.arange(patch) * self.tokens, persistent=False)
 
     def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
