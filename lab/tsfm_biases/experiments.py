@@ -238,3 +238,45 @@ def outlier_experiment(cfg, models: dict) -> dict:
         attn.setdefault((e, k), []).append(spike_attention(m, x[:, :cfg.context], spikes))
     arr = lambda d: {k: np.array(v) for k, v in d.items()}  # noqa: E731
     return dict(mae=arr(mae), mae_clean=arr(mae_clean), attention=arr(attn), example=(x[0], clean[0]))
+
+
+# ------------------------------------------------------------------------------------- attention
+
+
+@torch.no_grad()
+def attention_stats(model, ctx: np.ndarray) -> dict:
+    """Entropy (nats) and mean token distance of the patch tokens' attention, all layers and heads.
+
+    Rows are the patch tokens attending over patch tokens (the forecast token's column is left
+    out and the rows renormalised). Low entropy and a short distance mean local, peaked attention.
+    """
+    blocks = model.encoder.blocks
+    for b in blocks:
+        b.keep_weights = True
+    try:
+        model.forecast(ctx)
+        ent, dist = [], []
+        for b in blocks:
+            w = b.attn_weights[..., :-1, :-1]
+            w = w / w.sum(-1, keepdim=True)
+            n = w.shape[-1]
+            ent.append(float(-(w * w.clamp_min(1e-12).log()).sum(-1).mean()))
+            gap = (torch.arange(n)[:, None] - torch.arange(n)[None]).abs().float()
+            dist.append(float((w * gap).sum(-1).mean()))
+    finally:
+        for b in blocks:
+            b.keep_weights, b.attn_weights = False, None
+    return dict(entropy=float(np.mean(ent)), distance=float(np.mean(dist)))
+
+
+def attention_experiment(cfg, models: dict) -> dict:
+    """:func:`attention_stats` on KernelSynth-style test series for every patch-1 model."""
+    x = synthetic.kernel_synth(min(cfg.n_test, 64), cfg.context, _rng(cfg, 7))
+    out = {}
+    for (e, k, s), m in models.items():
+        if k == min(cfg.patches):
+            st = attention_stats(m, x)
+            out.setdefault(e, {"entropy": [], "distance": []})
+            out[e]["entropy"].append(st["entropy"])
+            out[e]["distance"].append(st["distance"])
+    return {e: {k: np.array(v) for k, v in d.items()} for e, d in out.items()}
