@@ -150,12 +150,12 @@ def outlier_mix(claims: Claims, out: dict, patches) -> None:
 def why(claim_id: str) -> str:
     """Our reading of a shortfall (a hypothesis, shown in the findings)."""
     return {
-        "tsfm-patch-hf-error": "minute-scale models under-fit every band; the paper's effect comes from long training aligning attention with the dominant low-frequency subspace.",
+        "tsfm-patch-hf-error": "every variant's high-band error is about as large as the band's own energy: the tiny models do not forecast the high band at any patch size, so patching has nothing to lose there; the paper's effect comes from long training aligning attention with the low-frequency subspace.",
         "tsfm-angle-locality": "a few hundred steps move a table of 512 random rows little; the quantized embedding's order must be learned and has not been yet.",
         "tsfm-scale-bias": "our bins (512 on [−15, 15]) are 0.06 wide, so a component 40× smaller than the main one spans about one bin after scaling.",
         "tsfm-offset-bias": "after mean scaling a large gap leaves the low-offset wave only a few bins tall; the quantized model cannot resolve it either.",
         "tsfm-rtm-order": "the walk's flip probability must be inferred from a short context; tiny models may not commit to a mode.",
-        "tsfm-outlier-mix": "the directions depend on spike height and rate; ours are one setting on tiny models.",
+        "tsfm-outlier-mix": "the patch directions are clear (a patch of 16 averages a spike out), the embedding ones are not; they depend on spike height and rate, and ours are one setting on tiny models.",
     }.get(claim_id, "")
 
 
