@@ -77,6 +77,11 @@ def test_full_tier_model_builds_at_its_size():
     m = tsfm.build_model(experiments.model_config(full, "residual", 16, 0))
     assert 4e6 < m.n_parameters() < 2e7
     assert m.predict_quantiles(np.random.default_rng(0).normal(size=(1, full.context))).shape == (1, full.horizon, 9)
+    # the full tier's training path, at smoke size: two steps of the full-width model
+    corpus = tsfm.synthetic_corpus("kernel_synth", 4, full.context + full.horizon, seed=0)
+    trained = tsfm.train(experiments.model_config(full, "quantized", 16, 0).replace(steps=2, batch_size=2), corpus,
+                         show_progress=False, use_cache=False)
+    assert len(trained.train_stats["losses"]) == 2 and all(np.isfinite(trained.train_stats["losses"]))
 
 
 def test_smoke_tier_exact_and_structural_claims_reproduce():
