@@ -37,6 +37,12 @@ API (what another chapter needs)::
     model.train_stats                         # loss curve, samples/s, CPU seconds, from_cache
     m0 = tsfm.build_model(cfg)                # untrained, seeded
 
+``mini_bolt`` defaults to context 64 and horizon 16; pick them per dataset (M4 hourly: H = 48,
+season 24, e.g. ``context=192, horizon=48``; M4 weekly: H = 13, e.g. ``context=104, horizon=13``
+— the context must be a multiple of the patch, the horizon need not be in direct decoding).
+At the book tier's size (d = 32, 2 layers) one CPU thread trains about 5,000 windows per second
+at patch 16 and 1,500 at patch 1 (``book/tsfm_biases.md`` prints the measured rates).
+
 Contexts shorter than ``cfg.context`` are left-padded with NaN; shorter than one patch, holding
 NaN where an explicit ``mask`` says observed, infinite, or with no observed value raise
 ``ValueError``; so do unknown knob names and a patch size that does not divide the context.
