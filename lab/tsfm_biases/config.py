@@ -1,0 +1,122 @@
+"""Tier presets for the TSFM implicit-biases chapter (``book/tsfm_biases.md``).
+
+``smoke`` runs in seconds on one CPU core (tiny models, one seed: orderings are not checkable
+there); ``book`` trains 21 tiny models (d = 32, 2 layers) on one core within two minutes cold;
+``full`` is sized for one GPU (d = 256, 6 layers, longer training, M4 hourly/weekly mixed into
+the corpus) and has not been run on one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lab.tiers import at_least, between, each, greater_than, nonempty, one_of, resolve_config, strictly_increasing
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every knob of :mod:`lab.tsfm_biases.experiments`."""
+
+    scale: str
+    seed: int = 0
+    n_seeds: int = 3
+    # model family (the mechanism grid: embedding × patch, 9-quantile head, direct decoding)
+    context: int = 64
+    horizon: int = 32
+    patches: tuple = (1, 16)
+    scaling: str = "mean"
+    d_model: int = 32
+    n_layers: int = 2
+    n_heads: int = 4
+    d_ff: int = 64
+    n_bins: int = 512
+    steps: int = 300
+    batch_size: int = 32
+    lr: float = 3e-3
+    # training corpus: series per synthetic family, their length, M4 hourly/weekly series mixed in
+    corpus_series: int = 96
+    corpus_length: int = 192
+    real_series: int = 0
+    # Theorem 1 numerics
+    widths: tuple = (0.01, 0.02, 0.04, 0.08, 0.12, 0.16, 0.24)
+    band_counts: tuple = (1, 2, 4, 8, 16)
+    theory_k: int = 64
+    theory_n: int = 512
+    theory_draws: int = 3
+    # evaluation
+    n_test: int = 128
+    ratios: tuple = (1, 4, 8, 20, 40)
+    gaps: tuple = (1, 4, 8, 20, 40)
+    spike_rate: float = 0.02
+    spike_height: float = 4.0
+    # bimodal periodic walk
+    walk_p: tuple = (0.0, 0.1, 0.2, 0.3, 0.4)
+    walk_period: int = 8
+    walk_context: int = 64
+    walk_steps: int = 300
+    walk_series: int = 512
+    closed_form_samples: int = 4000
+
+
+_PRESETS = {
+    "smoke": dict(n_seeds=1, d_model=16, n_layers=1, n_heads=2, d_ff=32, n_bins=256, steps=15,
+                  corpus_series=16, corpus_length=128, context=32, horizon=32,
+                  widths=(0.01, 0.04, 0.08, 0.16), band_counts=(1, 2, 4, 8), theory_n=256, theory_draws=2,
+                  n_test=32, walk_steps=15, walk_series=64, walk_context=32, closed_form_samples=1000),
+    "book": dict(),
+    "full": dict(d_model=256, n_layers=6, n_heads=8, d_ff=1024, n_bins=1024, steps=3000, batch_size=256,
+                 context=256, corpus_series=2000, corpus_length=512, real_series=773, lr=1e-3,
+                 theory_n=2048, theory_draws=10, n_test=1024, walk_steps=3000, walk_series=4096,
+                 walk_context=128, closed_form_samples=20000),
+}
+
+CHECKS = {
+    "seed": at_least(0),
+    "n_seeds": at_least(1),
+    "context": at_least(1),
+    "horizon": at_least(2),
+    "patches": nonempty & each(at_least(1)),
+    "scaling": one_of("mean", "instance"),
+    "d_model": at_least(4),
+    "n_layers": at_least(1),
+    "n_heads": at_least(1),
+    "n_bins": at_least(16),
+    "steps": at_least(1),
+    "batch_size": at_least(1),
+    "lr": greater_than(0),
+    "corpus_series": at_least(2),
+    "corpus_length": at_least(8),
+    "real_series": at_least(0),
+    "widths": nonempty & each(between(0, 0.48, open_lo=True)) & strictly_increasing,
+    "band_counts": nonempty & each(at_least(1)) & strictly_increasing,
+    "theory_k": at_least(4),
+    "theory_n": at_least(8),
+    "theory_draws": at_least(1),
+    "n_test": at_least(2),
+    "ratios": nonempty & each(at_least(1)) & strictly_increasing,
+    "gaps": nonempty & each(at_least(0)) & strictly_increasing,
+    "spike_rate": between(0, 1),
+    "spike_height": at_least(0),
+    "walk_p": nonempty & each(between(0, 0.5, open_hi=True)) & strictly_increasing,
+    "walk_period": at_least(2),
+    "walk_context": at_least(2),
+    "walk_steps": at_least(1),
+    "walk_series": at_least(2),
+    "closed_form_samples": at_least(10),
+}
+
+
+def resolve(scale: str = "book", **overrides) -> Config:
+    """The tier's configuration with every override that is not ``None`` applied, then checked.
+
+    Patch sizes must divide the context (the model says so otherwise), and the walk's context
+    must be a multiple of its period.
+    """
+    cfg = resolve_config(Config, _PRESETS, scale, overrides, CHECKS)
+    for k in cfg.patches:
+        if cfg.context % k:
+            from lab.tiers import ParameterError
+            raise ParameterError("patches", list(cfg.patches), f"patch sizes dividing the context {cfg.context}")
+    if cfg.walk_context % cfg.walk_period:
+        from lab.tiers import ParameterError
+        raise ParameterError("walk_context", cfg.walk_context, f"a multiple of walk_period {cfg.walk_period}")
+    return cfg
