@@ -288,7 +288,7 @@ def bench_sparse_decode(contexts=(16384, 32768, 65536, 131072), batches=(1, 4, 1
                     keep = torch.zeros_like(over).scatter_(-1, order, ~over)
                     tok = keep.gather(-1, assign)
                     lengths = tok.sum(-1).to(torch.int32)
-                    idx = tok.to(torch.int8).argsort(-1, descending=True, stable=True)[..., :budget].to(torch.int32)
+                    idx = tok.to(torch.int8).argsort(dim=-1, descending=True, stable=True)[..., :budget].to(torch.int32)
                     return keep, idx, lengths
 
                 keep, idx, lengths = select()

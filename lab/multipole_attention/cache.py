@@ -8,7 +8,8 @@ after each update a window of ``2I`` tokens folds its oldest ``I`` into the clus
 its attention in :meth:`attend`: centroid lookup with the query rotated at ``lookup_position``,
 exact attention over the sink, the selected clusters and the window, and (``replacement=True``)
 one term per other cluster, merged by log-sum-exp. ``method="lookup"`` is the ablation without
-replacement.
+replacement; ``windowed=False`` clusters the cached post-RoPE keys and looks up with the
+decode query itself (our control for windowed RoPE, not the paper's setting).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class MultipoleCache(Cache):
 
     def __init__(self, budget: int, *, method: str = "multipole", sink: int = SINK, interval: int = INTERVAL,
                  fraction: float = CENTROID_FRACTION, lookup_position: int = LOOKUP_POSITION,
-                 block: int = kmeans.BLOCK, seed: int = 0):
+                 block: int = kmeans.BLOCK, seed: int = 0, windowed: bool = True):
         super().__init__()
         if method not in ("multipole", "lookup", "hierarchical"):
             raise ValueError(f"method must be 'multipole', 'lookup' or 'hierarchical', got {method!r}")
@@ -37,6 +38,7 @@ class MultipoleCache(Cache):
             raise ValueError(f"token budget B={budget!r} must be a positive integer")
         self.budget, self.method, self.sink, self.interval = budget, method, sink, interval
         self.fraction, self.lookup_position, self.block, self.seed = fraction, lookup_position, block, seed
+        self.windowed = windowed
         self.k: dict[int, torch.Tensor] = {}
         self.v: dict[int, torch.Tensor] = {}
         self.k0: dict[int, torch.Tensor] = {}  # keys at position 0 (before RoPE), (B·Hkv, S, d)
@@ -53,7 +55,8 @@ class MultipoleCache(Cache):
 
     def update(self, layer, attn, *, x, resid, k, v, positions):
         n_kv = attn.cfg.kv_heads
-        k0 = self._heads(attn.wk(x), n_kv)
+        # windowed RoPE clusters the keys before rotation; otherwise the cached (rotated) keys
+        k0 = self._heads(attn.wk(x) if self.windowed else k, n_kv)
         if layer in self.k:
             self.k[layer] = torch.cat((self.k[layer], k), 1)
             self.v[layer] = torch.cat((self.v[layer], v), 1)
@@ -91,9 +94,9 @@ class MultipoleCache(Cache):
         b, hq, _, d = q.shape
         n_kv = k.shape[1]
         g = hq // n_kv
-        # windowed RoPE: the lookup query R_{p_l} q = R_{p_l - m} (R_m q)
+        # windowed RoPE: the lookup query R_{p_l} q = R_{p_l - m} (R_m q); otherwise the query itself
         flat = q.transpose(1, 2).reshape(b, 1, hq * d)
-        ql = attn.rope(flat, (self.lookup_position - positions).to(positions.device))
+        ql = attn.rope(flat, (self.lookup_position - positions).to(positions.device)) if self.windowed else flat
         to_groups = lambda t: t.view(b, n_kv, g, d).reshape(1, b * n_kv, g, d)
         st = KVState(k.reshape(b * n_kv, -1, d), v.reshape(b * n_kv, -1, d), lay, self.clusters[layer])
         res = run_method(self.method, to_groups(q[:, :, 0]), st, min(self.budget, lay.total), q_lookup=to_groups(ql.view(b, hq, d)))

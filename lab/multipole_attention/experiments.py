@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 
@@ -87,7 +88,7 @@ class CaptureCache(KVCache):
 
 @torch.no_grad()
 def model_states(model, seqs: torch.Tensor, prefix: int, layer: int, *, sink: int, interval: int, fraction: float,
-                 lookup_position: int, seed: int = 0):
+                 lookup_position: int, seed: int = 0, windowed: bool = True):
     """KVState and (exact, lookup) queries of ``layer`` at the first query of each sequence.
 
     The sequences (B of them) become B·H_kv "heads" of one state; clusters from keys at position 0.
@@ -102,7 +103,9 @@ def model_states(model, seqs: torch.Tensor, prefix: int, layer: int, *, sink: in
     q = q_all[:, :, -1]
     p = int(pos[-1])
     flat = q.reshape(b, 1, hq * d)
-    ql = model.blocks[layer].attn.rope(flat, torch.tensor([lookup_position - p])).view(b, hq, d)
+    ql = model.blocks[layer].attn.rope(flat, torch.tensor([lookup_position - p])).view(b, hq, d) if windowed else q
+    if not windowed:
+        k0 = k
     lay = prefill_layout(k.shape[1], sink, interval)
     cl = kmeans.blocked_kmeans(k0[:, lay.start:lay.end], v[:, lay.start:lay.end], fraction=fraction, seed=seed)
     g = hq // n_kv
@@ -110,13 +113,14 @@ def model_states(model, seqs: torch.Tensor, prefix: int, layer: int, *, sink: in
     return KVState(k, v, lay, cl), to_groups(q), to_groups(ql), k0
 
 
-def model_keys_sweep(model, seqs: torch.Tensor, cfg, layers) -> dict:
+def model_keys_sweep(model, seqs: torch.Tensor, cfg, layers, windowed: bool = True) -> dict:
     """:func:`sweep` on the model's keys over whole sequences, one entry per layer; the query is
     the last position's (its attention spans the whole context)."""
     res = {}
     for layer in layers:
         st, q, ql, _ = model_states(model, seqs, seqs.shape[1] - 1, layer, sink=cfg.sink, interval=cfg.model_interval,
-                                    fraction=cfg.centroid_fraction, lookup_position=cfg.lookup_position, seed=cfg.seed)
+                                    fraction=cfg.centroid_fraction, lookup_position=cfg.lookup_position, seed=cfg.seed,
+                                    windowed=windowed)
         budgets = [b for b in cfg.model_budgets if b <= st.layout.total]
         res[layer] = sweep(st, q, budgets, q_lookup=ql)
         res[layer]["budgets"] = budgets
@@ -199,7 +203,7 @@ def decode_through(model, seqs: torch.Tensor, prefix: int, make_cache) -> dict:
     logits = [model(seqs[:, :prefix], cache=cache)[:, -1]]
     for t in range(prefix, seqs.shape[1] - 1):
         logits.append(model(seqs[:, t:t + 1], cache=cache)[:, -1])
-    lg = torch.stack(logits, 1).float()
+    lg = torch.stack(logits, 1)
     target = seqs[:, prefix:]
     return dict(correct=(lg.argmax(-1) == target).float().numpy(),
                 loglik=torch.log_softmax(lg, -1).gather(-1, target[..., None])[..., 0].numpy(), cache=cache, logits=lg)
@@ -212,15 +216,18 @@ def model_accuracy(model, seqs: torch.Tensor, cfg) -> dict:
     exact = decode_through(model, seqs, cfg.prefix, lambda: KVCache(None))
     out = {"exact": exact}
     counts_ok, updates = [], []
-    runs = [(m, b) for m in cfg.model_methods for b in cfg.model_budgets]
-    for method, b in progress(runs, desc="decoding through each cache"):
-        r = decode_through(model, seqs, cfg.prefix, lambda: MultipoleCache(b, method=method, **common))
+    runs = [(m, b, w) for w in (True, False) for m in cfg.model_methods for b in cfg.model_budgets]
+    for method, b, w in progress(runs, desc="decoding through each cache"):
+        r = decode_through(model, seqs, cfg.prefix, lambda: MultipoleCache(b, method=method, windowed=w, **common))
         counts_ok.append(r["cache"].counts_ok)
         updates.append(r["cache"].updates)
-        out[(method, b)] = r
-    # a budget that covers the context: decoding must equal exact decoding
-    full = decode_through(model, seqs, cfg.prefix, lambda: MultipoleCache(seqs.shape[1], **common))
-    gap = (full["logits"] - exact["logits"]).abs().max().item()
+        out[(method if w else method + " (post-RoPE)", b)] = r
+    # a budget that covers the context: decoding must equal exact decoding (float64, so that the
+    # comparison is not blurred by float32 rounding differences between two attention routines)
+    m64 = copy.deepcopy(model).double()
+    exact64 = decode_through(m64, seqs, cfg.prefix, lambda: KVCache(None))
+    full = decode_through(m64, seqs, cfg.prefix, lambda: MultipoleCache(seqs.shape[1], **common))
+    gap = (full["logits"] - exact64["logits"]).abs().max().item()
     return dict(results=out, counts_ok=all(counts_ok), updates=max(updates) if updates else 0, context=seqs.shape[1],
                 cache_gap=gap)
 
