@@ -42,10 +42,10 @@ class Config:
     # the trained model: stories260K (pretrained, GQA 8 query / 4 KV heads, head_dim 8, 512 tokens)
     n_text: int = 16  # sequences the model samples itself
     text_len: int = 512
-    prefix: int = 256  # tokens prefilled (exact); the rest is decoded through each cache
+    prefix: int = 384  # tokens prefilled (exact); the rest is decoded through each cache
     model_interval: int = 32  # I for the model: its context is 512 tokens
     lookup_position: int = 256  # windowed-RoPE lookup position, inside the model's trained range
-    model_budgets: tuple = (8, 16, 32, 48, 64, 128)
+    model_budgets: tuple = (8, 32, 48, 128)
     model_methods: tuple = ("multipole", "lookup")
     bench: bool = False  # run the GPU kernel benchmark (needs CUDA)
     bench_contexts: tuple = (16384, 32768, 65536, 131072)
