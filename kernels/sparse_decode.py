@@ -291,9 +291,13 @@ def bench_sparse_decode(contexts=(16384, 32768, 65536, 131072), batches=(1, 4, 1
                     idx = tok.to(torch.int8).argsort(dim=-1, descending=True, stable=True)[..., :budget].to(torch.int32)
                     return keep, idx, lengths
 
+                def step():
+                    keep, idx, lengths = select()
+                    return multipole_decode_triton(q, k, v, idx, lengths, q, kc, vc, counts, ~keep)
+
                 keep, idx, lengths = select()
                 sparse_ms = timed(lambda: multipole_decode_triton(q, k, v, idx, lengths, q, kc, vc, counts, ~keep))
-                total_ms = timed(lambda: multipole_decode_triton(q, k, v, *select()[1:], q, kc, vc, counts, ~select()[0]))
+                total_ms = timed(step)
                 lookup_ms = timed(lambda: centroid_lookup_triton(q, kc, counts))
                 dense_bytes = 2 * b * n_kv_heads * L * head_dim * el
                 sel = float(lengths.float().sum())

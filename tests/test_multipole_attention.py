@@ -243,7 +243,7 @@ def test_cache_rejects_bad_arguments():
     with pytest.raises(ValueError, match="B=0"):
         MultipoleCache(0)
     with pytest.raises(ValueError, match="method"):
-        MultipoleCache(8, method="quest")
+        MultipoleCache(8, method="exact")
 
 
 def test_all_methods_run_and_bytes_fall_below_dense():

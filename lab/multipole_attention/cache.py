@@ -8,7 +8,7 @@ after each update a window of ``2I`` tokens folds its oldest ``I`` into the clus
 its attention in :meth:`attend`: centroid lookup with the query rotated at ``lookup_position``,
 exact attention over the sink, the selected clusters and the window, and (``replacement=True``)
 one term per other cluster, merged by log-sum-exp. ``method="lookup"`` is the ablation without
-replacement; ``windowed=False`` clusters the cached post-RoPE keys and looks up with the
+replacement; ``"oracle"`` and ``"quest"`` decode with those baselines; ``windowed=False`` clusters the cached post-RoPE keys and looks up with the
 decode query itself (our control for windowed RoPE, not the paper's setting).
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from lab.llm.kvcache import Cache
 from lab.multipole_attention import kmeans
 from lab.multipole_attention.layout import CENTROID_FRACTION, INTERVAL, SINK, Layout, prefill_layout, tokens_to_fold
-from lab.multipole_attention.methods import KVState, run_method
+from lab.multipole_attention.methods import METHODS, KVState, run_method
 from lab.multipole_attention.rope import LOOKUP_POSITION
 
 
@@ -32,8 +32,8 @@ class MultipoleCache(Cache):
                  fraction: float = CENTROID_FRACTION, lookup_position: int = LOOKUP_POSITION,
                  block: int = kmeans.BLOCK, seed: int = 0, windowed: bool = True):
         super().__init__()
-        if method not in ("multipole", "lookup", "hierarchical"):
-            raise ValueError(f"method must be 'multipole', 'lookup' or 'hierarchical', got {method!r}")
+        if method not in METHODS or method == "exact":
+            raise ValueError(f"method must be one of {METHODS[1:]}, got {method!r}")
         if not isinstance(budget, int) or budget < 1:
             raise ValueError(f"token budget B={budget!r} must be a positive integer")
         self.budget, self.method, self.sink, self.interval = budget, method, sink, interval

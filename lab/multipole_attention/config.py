@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lab.tiers import at_least, between, each, nonempty, one_of, resolve_config, strictly_increasing
 
-CHOICES = ("multipole", "lookup", "hierarchical")
+CHOICES = ("multipole", "lookup", "hierarchical", "oracle", "quest")
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ class Config:
     prefix: int = 384  # tokens prefilled (exact); the rest is decoded through each cache
     model_interval: int = 32  # I for the model: its context is 512 tokens
     lookup_position: int = 256  # windowed-RoPE lookup position, inside the model's trained range
-    model_budgets: tuple = (8, 32, 48, 128)
-    model_methods: tuple = ("multipole", "lookup")
+    model_budgets: tuple = (32, 48, 128)
+    model_methods: tuple = ("multipole", "lookup", "oracle", "quest")
     bench: bool = False  # run the GPU kernel benchmark (needs CUDA)
     bench_contexts: tuple = (16384, 32768, 65536, 131072)
 
