@@ -7,5 +7,12 @@
 * :mod:`~lab.multipole_attention.attention`: exact part, multipole terms, log-sum-exp merge.
 * :mod:`~lab.multipole_attention.methods`: exact, oracle top-B, Quest-style pages, lookup only,
   Multipole, hierarchical; errors, attention-mass recall, bytes touched.
-* :mod:`~lab.multipole_attention.cache`: a :class:`lab.llm.kvcache.Cache` that decodes with it.
+* :mod:`~lab.multipole_attention.cache`: a :class:`lab.llm.kvcache.Cache` that decodes with it
+  (through :meth:`lab.llm.kvcache.Cache.attend`).
+* :mod:`~lab.multipole_attention.synthetic`: clustered synthetic keys and aligned queries.
+* :mod:`~lab.multipole_attention.experiments`, :mod:`~lab.multipole_attention.figures`,
+  :mod:`~lab.multipole_attention.claims`, :mod:`~lab.multipole_attention.config`: the chapter.
+
+Kernels: ``kernels/centroid_lookup.py``, ``kernels/sparse_decode.py`` (with the GPU benchmark),
+``kernels/multipole_replacement.py``.
 """

@@ -49,24 +49,27 @@ def bytes_vs_error(res: dict):
     ax.annotate("dense", (res["dense_bytes"] / 1024, 0.95), xycoords=("data", "axes fraction"), color="gray", fontsize=9)
     ax.set(xscale="log", yscale="log", xlabel="KV bytes read per KV head per step (KiB, FP16)", ylabel="relative error of o")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
 
-def clusters_2d(st, q, budget: int, head: int = 0, query: int = 0):
+def clusters_2d(st, q, budget: int, head: int = 0):
     """Clustered keys of one head in their first two principal components, coloured by cluster;
-    the clusters the lookup selects for one query (within ``budget``) drawn large, centroids as crosses."""
+    the clusters the lookup selects (within ``budget``) for the query that selects the most tokens
+    drawn large, centroids as crosses."""
     cl = st.clusters
     kr = st.k[head, st.layout.start:st.layout.end]
     x = kr - kr.mean(0)
     _, _, vt = torch.linalg.svd(x, full_matrices=False)
     xy = (x @ vt[:2].T).numpy()
     cxy = ((cl.centroids[head] - kr.mean(0)) @ vt[:2].T).numpy()
-    sel = select_within_budget(centroid_scores(q[query:query + 1], cl.centroids, cl.counts), cl.counts, budget)[0, head].numpy()
+    sel_all = select_within_budget(centroid_scores(q, cl.centroids, cl.counts), cl.counts, budget)[:, head]
+    query = int((sel_all * cl.counts[head]).sum(-1).argmax())
+    sel = sel_all[query].numpy()
     a = cl.assign[head].numpy()
     fig, ax = plt.subplots(figsize=(5.6, 4.4))
-    ax.scatter(xy[:, 0], xy[:, 1], c=a % 20, cmap="tab20", s=3, alpha=0.35, linewidths=0)
+    ax.scatter(xy[:, 0], xy[:, 1], c=a % 20, cmap="tab20", s=4, alpha=0.6, linewidths=0)
     chosen = sel[a]
     ax.scatter(xy[chosen, 0], xy[chosen, 1], c=a[chosen] % 20, cmap="tab20", s=18, edgecolors="k", linewidths=0.4,
                label=f"tokens of selected clusters ({int(chosen.sum())} ≤ B = {budget})")
@@ -89,13 +92,13 @@ def stream(rows: list[dict]):
     axes[1].set(xlabel="interval of I new tokens", ylabel="Multipole relative error")
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=9)
+        ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
 
 def accuracy(acc: dict, budgets, methods, context: int):
-    """Recall accuracy of the trained model against the budget, with 2-se bars over queries."""
+    """Next-token accuracy of the model decoded through each cache against the budget, 2-se bars over tokens."""
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     ex = acc["exact"].ravel()
     se = ex.std(ddof=1) / np.sqrt(ex.size)
@@ -106,9 +109,9 @@ def accuracy(acc: dict, budgets, methods, context: int):
         ax.errorbar(budgets, [v.mean() for v in vals], yerr=[2 * v.std(ddof=1) / np.sqrt(v.size) for v in vals],
                     fmt=ls, color=color, marker="o", ms=4, capsize=3, label=m)
     ax.axvspan(0.05 * context, 0.10 * context, color="tab:green", alpha=0.08, label="B = 5–10% of context")
-    ax.set(xscale="log", xlabel="token budget B (per KV head)", ylabel="recall accuracy", ylim=(0, 1.02))
+    ax.set(xlabel="token budget B (per KV head)", ylabel="next-token accuracy", ylim=(0, 1.02))
     ax.set_xticks(budgets, [str(b) for b in budgets])
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
