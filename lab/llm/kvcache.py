@@ -29,6 +29,14 @@ class Cache:
     def update(self, layer: int, attn, *, x, resid, k, v, positions) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
+    def attend(self, layer: int, attn, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, positions) -> torch.Tensor | None:
+        """Optionally compute the attention output itself (B, H, T, head_dim); ``None``: the model's exact attention.
+
+        ``q`` (B, H, T, head_dim) after RoPE, ``k``, ``v`` (B, H_kv, S, head_dim) as :meth:`update`
+        returned them. Multipole Attention (``lab/multipole_attention/cache.py``) overrides it.
+        """
+        return None
+
     def advance(self, t: int) -> None:
         self.length += t
 

@@ -126,6 +126,10 @@ class Attention(nn.Module):
         q = q.view(b, t, cfg.n_heads, cfg.head_dim).transpose(1, 2)
         k = k.reshape(b, s, cfg.kv_heads, cfg.head_dim).transpose(1, 2)
         v = v.reshape(b, s, cfg.kv_heads, cfg.head_dim).transpose(1, 2)
+        attend = getattr(cache, "attend", None)
+        out = attend(self.layer, self, q, k, v, positions) if attend is not None else None
+        if out is not None:  # the cache computed attention itself (sparse / approximate decoding)
+            return self.wo(out.transpose(1, 2).reshape(b, t, cfg.dim))
         group = cfg.n_heads // cfg.kv_heads
         if group > 1:  # query head h reads KV head h // group, as in llama2.c
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
