@@ -166,3 +166,40 @@ def test_smoke_exact_claims_are_reproduced():
     bad = Claims("pde_pretraining", "smoke")
     criteria.generator_exact(bad, {"poisson": 1e-6}, {"burgers_vs_cole_hopf": 0.0})
     assert bad.items[0].status is Status.NOT_REPRODUCED
+
+
+# --- the time-dependent systems of the full tier ------------------------------------------
+
+def test_time_dependent_residual_loss_is_small_at_truth_and_large_elsewhere():
+    from lab.pde_pretraining import timedep
+
+    for system in timedep.SYSTEMS:
+        lo, hi, _ = timedep.RANGES[system]
+        f = timedep.generate(system, 4, 32, 64, seed=0, lo=lo, hi=hi)
+        assert f.inputs.shape == (4, 2, 64, 32) and f.u.shape == (4, 64, 32)
+        at_truth = float(timedep.residual_loss(f.u.double(), timedep.Fields(
+            f.inputs, f.u.double(), f.u0.double(), f.coeff.double(), f.dt, system)))
+        wrong = float(timedep.residual_loss(torch.zeros_like(f.u), f))
+        assert at_truth < 0.05 * wrong, (system, at_truth, wrong)
+
+
+def test_time_dependent_trio_runs_at_toy_size_and_is_judged():
+    from lab.claims import Claims, Status
+    from lab.pde_pretraining import claims as criteria
+    from lab.pde_pretraining import timedep
+    from lab.pde_pretraining.fno import FNO2d
+
+    assert FNO2d(2, 4, 2, 1, pad=3)(torch.randn(2, 2, 8, 16)).shape == (2, 8, 16)
+    trio = timedep.trio([0], n=16, t_steps=8, count=8, steps=2, width=4, modes=2, layers=1)
+    assert set(trio) == set(timedep.SYSTEMS) and trio["heat"]["data"].shape == (1,)
+    claims = Claims("pde_pretraining", "smoke")
+    criteria.time_dependent_trio(claims, trio)  # one seed: each ordering not checkable -> fraction fails
+    assert claims.items[0].status is not Status.REPRODUCED
+    fake = {s: {"hybrid": torch.tensor([0.1, 0.11, 0.12]).numpy(), "data": torch.tensor([0.2, 0.21, 0.22]).numpy()}
+            for s in timedep.SYSTEMS}
+    ok = Claims("pde_pretraining", "book")
+    criteria.time_dependent_trio(ok, fake)
+    assert ok.items[0].status is Status.REPRODUCED
+    none = Claims("pde_pretraining", "book")
+    criteria.time_dependent_trio(none, None)
+    assert none.items[0].status is Status.NOT_CHECKABLE

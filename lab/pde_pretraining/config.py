@@ -31,6 +31,8 @@ class Config:
     e_wide: float = 10.0
     lambdas: tuple = (0.1, 1.0, 10.0)
     n_test: int = 64
+    time_dependent: bool = False  # train on heat, advection and Burgers too (the full tier)
+    td_steps: int = 1000  # Adam steps per time-dependent model
 
 
 _PRESETS = {
@@ -38,7 +40,7 @@ _PRESETS = {
                   shots=(4,), lambdas=(1.0,), n_test=8),
     "book": dict(),
     "full": dict(n=64, count=4096, steps=3000, finetune_steps=300, width=32, modes=12, n_test=256,
-                 shots=(4, 16, 64, 256)),
+                 shots=(4, 16, 64, 256), time_dependent=True),
 }
 
 CHECKS = {
@@ -56,6 +58,7 @@ CHECKS = {
     "e_wide": greater_than(5.0),
     "lambdas": nonempty & each(greater_than(0.0)),
     "n_test": at_least(2),
+    "td_steps": at_least(1),
 }
 
 

@@ -52,7 +52,8 @@ class FNO2d(nn.Module):
     caller passes the physical channels only. Output ``[B, n, n]``.
     """
 
-    def __init__(self, in_channels: int, width: int = 24, modes: int = 8, layers: int = 4, seed: int = 0):
+    def __init__(self, in_channels: int, width: int = 24, modes: int = 8, layers: int = 4, seed: int = 0,
+                 pad: int = 0):
         super().__init__()
         if modes < 1 or width < 1 or layers < 1:
             raise ValueError(f"FNO needs positive width, modes and layers, got {width}, {modes}, {layers}")
@@ -63,21 +64,28 @@ class FNO2d(nn.Module):
         self.spectral = nn.ModuleList(SpectralConv2d(width, modes, g) for _ in range(layers))
         self.pointwise = nn.ModuleList(nn.Linear(width, width) for _ in range(layers))
         self.proj = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, 1))
-        self.config = dict(in_channels=in_channels, width=width, modes=modes, layers=layers, seed=seed)
+        self.pad = pad  # zero rows appended along the first spatial axis (time, which is not periodic)
+        self.config = dict(in_channels=in_channels, width=width, modes=modes, layers=layers, seed=seed, pad=pad)
 
     @staticmethod
-    def grid(n: int, device=None) -> torch.Tensor:
-        x = torch.arange(n, device=device, dtype=torch.float32) / n
-        return torch.stack(torch.meshgrid(x, x, indexing="xy"))  # [2, n, n]: (x, y)
+    def grid(h: int, w: int | None = None, device=None) -> torch.Tensor:
+        w = h if w is None else w
+        y = torch.arange(h, device=device, dtype=torch.float32) / h
+        x = torch.arange(w, device=device, dtype=torch.float32) / w
+        return torch.stack(torch.meshgrid(x, y, indexing="xy"))  # [2, h, w]: (x, y)
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         B, _, H, W = a.shape
-        a = torch.cat([a, self.grid(H, a.device)[None].expand(B, -1, -1, -1)], dim=1)
+        a = torch.cat([a, self.grid(H, W, a.device)[None].expand(B, -1, -1, -1)], dim=1)
         v = self.lift(a.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        if self.pad:
+            v = nn.functional.pad(v, (0, 0, 0, self.pad))
         for i, (spec, point) in enumerate(zip(self.spectral, self.pointwise)):
             v = spec(v) + point(v.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
             if i < len(self.spectral) - 1:
                 v = nn.functional.gelu(v)
+        if self.pad:
+            v = v[:, :, :H]
         return self.proj(v.permute(0, 2, 3, 1))[..., 0]
 
     def n_parameters(self) -> int:
