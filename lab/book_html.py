@@ -2,7 +2,8 @@
 
 Loaded through ``_config.yml`` (``sphinx.extra_extensions``). It
 
-- adds ``lab/book_static/lab.css``: tables and long outputs that fit a 390 px screen (the
+- adds ``lab/book_static/lab.js`` (display equations wider than the column shrink to fit) and
+  ``lab/book_static/lab.css``: tables and long outputs that fit a 390 px screen (the
   claims table becomes one card per claim), padded kernel-timing tables, glued numbers in
   headings in the heading's weight, papermill's injected-parameters cell hidden;
 - sets a favicon, so no page requests a missing ``/favicon.ico``;
@@ -48,9 +49,10 @@ def _build_finished(app, exception) -> None:
     for page in outdir.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         fixed = dedupe_inline_scripts(text)
-        if 'rel="icon"' not in fixed and "</head>" in fixed:  # the landing redirect page has no theme head
-            href = Path("_static/favicon.svg") if page.parent == outdir else Path("../" * len(page.parent.relative_to(outdir).parts)) / "_static/favicon.svg"
-            fixed = fixed.replace("</head>", f'<link rel="icon" href="{href.as_posix()}"/></head>', 1)
+        if 'rel="icon"' not in fixed:  # the landing page is a bare redirect, without the theme's head
+            depth = len(page.parent.relative_to(outdir).parts)
+            link = f'<link rel="icon" href="{"../" * depth}_static/favicon.svg"/>'
+            fixed = fixed.replace("</head>", link + "</head>", 1) if "</head>" in fixed else link + "\n" + fixed
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
 
@@ -94,5 +96,6 @@ def setup(app):
     _register_bibtex_style()
     app.connect("config-inited", _config_inited)
     app.add_css_file("lab.css")
+    app.add_js_file("lab.js")
     app.connect("build-finished", _build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
