@@ -90,7 +90,7 @@ def mp_experiment(cfg) -> dict:
     lam = cfg.mp_ns / cfg.mp_d
     targets = np.array(cfg.mp_targets)
     tv, js, tv_oracle, times, logdet, mom = [], [], [], [], [], []
-    edges, peer_tv, peer_oracle_tv, peer_time, curves = [], [], [], [], {}
+    edges, peer_tv, peer_oracle_tv, peer_time, curves, peer_errors = [], [], [], [], {}, []
     use_peer = cfg.peer and peer.available()
     for s in range(cfg.n_seeds):
         eigs = matrices.wishart_eigs(cfg.mp_ns, cfg.mp_d, _rng(cfg, 1, s))
@@ -122,8 +122,9 @@ def mp_experiment(cfg) -> dict:
                     for sup, store in ((model.support, peer_tv), (laws.MarchenkoPastur(lam).support, peer_oracle_tv)):
                         try:
                             r = peer.freealg_decompress(eigs, int(n), x, support=sup)
-                        except (ValueError, RuntimeError, FloatingPointError):  # freealg's Padé fit can fail
-                            store.append(np.nan)
+                        except (ValueError, RuntimeError, FloatingPointError) as err:  # freealg's Padé fit can fail
+                            store.append(np.nan)  # no density to score; the reason is kept in peer_errors
+                            peer_errors.append(f"{type(err).__name__}: {' '.join(str(err).split())[:160]}")
                             continue
                         store.append(metrics.total_variation(x, r["density"], truth))
                         peer_time.append(r["fit_s"] + r["decompress_s"])
@@ -137,7 +138,7 @@ def mp_experiment(cfg) -> dict:
             "logdet_exact": n_last * law_last.log_moment(), "moments": np.array(mom),
             "moments_exact": [1.0, 1.0 + n_last / cfg.mp_d], "edges": np.array(edges),
             "true_edges": law_last.support, "peer_tv": np.array(peer_tv), "peer_oracle_tv": np.array(peer_oracle_tv),
-            "peer_time": np.array(peer_time), "peer_used": use_peer, "curves": curves}
+            "peer_time": np.array(peer_time), "peer_used": use_peer, "peer_errors": peer_errors, "curves": curves}
 
 
 def other_laws(cfg) -> dict:
