@@ -57,6 +57,15 @@ def _build_finished(app, exception) -> None:
             page.write_text(fixed, encoding="utf-8")
 
 
+def _plain(latex: str) -> str:
+    """A name's LaTeX as text: ``Derezi{\\'n}ski`` -> ``Dereziński``."""
+    import codecs
+
+    import latexcodec  # noqa: F401  (pybtex's dependency; registers the "ulatex" codec)
+
+    return codecs.decode(latex, "ulatex").replace("{", "").replace("}", "")
+
+
 def _register_bibtex_style() -> None:
     from collections import Counter
 
@@ -70,7 +79,7 @@ def _register_bibtex_style() -> None:
         @staticmethod
         def base(entry) -> str:
             people = entry.persons.get("author") or entry.persons.get("editor") or []
-            names = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
+            names = [_plain(" ".join(p.last_names)) for p in people]
             who = (names[0] if len(names) == 1 else f"{names[0]} and {names[1]}" if len(names) == 2
                    else f"{names[0]} et al." if names else entry.key)
             return f"{who} {entry.fields.get('year', '')}".strip()
