@@ -112,12 +112,22 @@ def check_ranges(chapter: str, knobs: dict[str, object]) -> None:
 
 
 def _kernel_options() -> dict:
-    """papermill options for a kernel over IPC sockets: a local kernel needs no TCP port, and
-    over TCP ipykernel prints an encryption warning on every run."""
+    """papermill options for the chapter's kernel: IPC sockets (a local kernel needs no TCP port,
+    and over TCP ipykernel prints an encryption warning on every run), and the kernel process's
+    own stderr (its log lines, a native library's messages) in ``kernel.log`` of the run folder
+    rather than on the terminal. What the cells print is in the notebook either way."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets.config import Config
 
-    return {"kernel_manager_class": AsyncKernelManager, "config": Config({"KernelManager": {"transport": "ipc"}})}
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            run_dir = os.environ.get("LAB_RUN_DIR")
+            if not run_dir or "stderr" in kw:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            with open(Path(run_dir) / "kernel.log", "ab") as log:
+                return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": log})
+
+    return {"kernel_manager_class": LoggedKernelManager, "config": Config({"KernelManager": {"transport": "ipc"}})}
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -105,6 +105,13 @@ def summary_svg(rows: list[tuple[str, dict]]) -> str:
             f'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif">{"".join(legend + out)}</svg>')
 
 
+def short_device(device: str) -> str:
+    """``CPU`` or the GPU's model, for the summary table (the sections below give it in full)."""
+    if device.startswith("GPU:"):
+        return device[4:].replace("NVIDIA", "").strip()
+    return device.split(":")[0].strip() or device
+
+
 def render(pinned: dict[str, dict] | None = None) -> str:
     """The scorecard page as MyST markdown: a summary (table and figure), then each chapter's claims."""
     pinned = pinned or {}
@@ -140,7 +147,7 @@ def render(pinned: dict[str, dict] | None = None) -> str:
             date = prov["started_utc"][:10]
             counts = "".join(f'<td class="{_CLASS[s.value]}" style="background:{_COLOR[s.value]}">{n[s]}</td>'
                              for s in _ORDER)
-            summary.append(f"<tr><td>{link}</td><td>{tier}</td>{counts}<td>{html.escape(prov['device'])}</td>"
+            summary.append(f"<tr><td>{link}</td><td>{tier}</td>{counts}<td>{html.escape(short_device(prov['device']))}</td>"
                            f"<td>{date}</td></tr>")
             bars.append((f"{name} ({tier})", n))
             sections += [

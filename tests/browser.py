@@ -184,7 +184,7 @@ PAGE_CHECKS = r"""(() => {
   const images = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src);
   const claims = [...document.querySelectorAll('table.lab-claims')].map(t => Math.round(t.getBoundingClientRect().width));
   const main = document.querySelector('main') || document.body;
-  const wide = [...main.querySelectorAll('pre, table.lab-claims, img, .cell_output')]
+  const wide = [...main.querySelectorAll('pre, table.lab-claims, table.lab-score-summary, svg.lab-score-figure, img, .cell_output')]
     .filter(e => e.getBoundingClientRect().width > vw + 1 || e.getBoundingClientRect().right > vw + 1)
     .map(e => e.tagName + '.' + (e.className || '') + ': ' + (e.textContent || e.src || '').slice(0, 60));
   const injected = [...document.querySelectorAll('.tag_injected-parameters')].filter(e => e.offsetParent !== null).length;

@@ -306,3 +306,28 @@ def test_a_run_whose_datasets_are_all_missing_says_which_and_why(isolated, monke
     monkeypatch.setattr("lab.data.m4.network_reachable", lambda url: (False, "offline (test)"))
     with pytest.raises(MissingData, match=r"m4_hourly: .*Hourly-train.csv"):
         experiments.prepare(config.resolve("smoke", datasets=["m4_hourly"]))
+
+
+@pytest.mark.slow
+def test_a_real_ctrl_c_leaves_one_line_and_an_interrupted_folder(tmp_path):
+    """``lab run`` in its own process group gets SIGINT (as from a terminal's Ctrl-C) mid-run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "LAB_RUNS_DIR": str(tmp_path / "runs"), "LAB_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "lab", "run", "inversion_bias", "--scale", "smoke", "-q"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    base = tmp_path / "runs" / "inversion_bias"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (base.exists() and any(base.iterdir())):
+        time.sleep(0.2)
+    time.sleep(6)  # the kernel is up and executing cells
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "INTERRUPTED" in lines[0], err
+    (run_dir,) = base.iterdir()
+    assert (run_dir / "INTERRUPTED").exists() and not (run_dir / "results.json").exists()
