@@ -111,9 +111,11 @@ def check_ranges(chapter: str, knobs: dict[str, object]) -> None:
         raise chapters.ChapterError(f"{chapter}: bad parameters: {exc}") from None
 
 
-def _kernel_options() -> dict:
-    """papermill options for the chapter's kernel: IPC sockets (a local kernel needs no TCP port,
-    and over TCP ipykernel prints an encryption warning on every run), and the kernel process's
+def _kernel_options(socket_prefix: Path) -> dict:
+    """papermill options for the chapter's kernel: IPC sockets named ``<socket_prefix>-<n>`` (a
+    local kernel needs no TCP port, and over TCP ipykernel prints an encryption warning on every
+    run; the prefix must be unique per kernel, or kernels started at once, as ``lab book`` does,
+    read each other's messages), and the kernel process's
     own stderr (its log lines, a native library's messages) in ``kernel.log`` of the run folder
     rather than on the terminal. What the cells print is in the notebook either way."""
     from jupyter_client.manager import AsyncKernelManager
@@ -127,7 +129,8 @@ def _kernel_options() -> dict:
             with open(Path(run_dir) / "kernel.log", "ab") as log:
                 return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": log})
 
-    return {"kernel_manager_class": LoggedKernelManager, "config": Config({"KernelManager": {"transport": "ipc"}})}
+    return {"kernel_manager_class": LoggedKernelManager,
+            "config": Config({"KernelManager": {"transport": "ipc", "ip": str(socket_prefix)}})}
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -176,7 +179,7 @@ def execute(chapter: str, params: dict[str, object], progress: bool = True,
                 pm.execute_notebook(
                     str(source), str(run_dir / f"{chapter}.ipynb"), parameters=params,
                     kernel_name="python3", progress_bar=progress, log_output=log_output,
-                    cwd=str(book_dir()), **_kernel_options(),
+                    cwd=str(book_dir()), **_kernel_options(Path(tmp) / "kernel"),
                 )
             except pm.PapermillExecutionError as exc:
                 interrupted = exc.ename == "KeyboardInterrupt"
