@@ -74,7 +74,11 @@ def install() -> bool:
     ip = get_ipython()
     if ip is None:
         return False
-    import matplotlib.pyplot  # noqa: F401  (activates the inline backend, which registers its formatter)
+    import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+
+    # matplotlib loads its backend at the first figure, and the inline backend registers its
+    # PNG formatter then: make one (and drop it) so there is a formatter to wrap
+    plt.close(plt.figure())
 
     return wrap_formatter(ip.display_formatter.formatters["image/png"], Figure)

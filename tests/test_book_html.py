@@ -154,3 +154,25 @@ HISTORY = re.compile(r"an earlier version|earlier attempt|previous version|this 
 def test_no_reader_facing_sentence_tells_the_projects_history(page):
     text = (book_dir() / page).read_text()
     assert not HISTORY.search(text), HISTORY.search(text).group(0)
+
+
+@pytest.mark.slow
+def test_a_kernel_displays_figures_through_legible(tmp_path):
+    """In a real IPython kernel (as papermill runs a chapter), :func:`figures.install` wraps the
+    inline backend's PNG formatter, so a displayed figure's small fonts are raised."""
+    import nbformat
+    import papermill as pm
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        f"import sys; sys.path.insert(0, {str(Path(figures.__file__).parents[1])!r})\n"
+        "from lab import figures\nassert figures.install()\nimport matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots(1, 4, figsize=(15, 3))\nax[0].set_title('t', fontsize=8)\nplt.show()\n"
+        "print(ax[0].title.get_fontsize(), figures.min_font_pt(15, fig.dpi))")]
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False)
+    out = nbformat.read(tmp_path / "out.ipynb", 4).cells[0].outputs
+    assert any("image/png" in o.get("data", {}) for o in out)
+    size, floor = map(float, next(o["text"] for o in out if o.get("name") == "stdout").split())
+    assert size == pytest.approx(floor) and size > 8
