@@ -192,6 +192,8 @@ PAGE_CHECKS = r"""(() => {
     .filter(m => m.scrollWidth > m.parentElement.clientWidth + 1).length;
   const boldGlue = [...document.querySelectorAll('h1 .pasted-text, h2 .pasted-text, h3 .pasted-text')]
     .filter(s => getComputedStyle(s).fontWeight !== getComputedStyle(s.closest('h1, h2, h3')).fontWeight).length;
-  return {vw, math: math.length, untypeset, merrors, images, claims, wide, injected, eqOver, boldGlue,
+  const tightCells = [...document.querySelectorAll('table.lab-kernel-timing td, table.lab-kernel-timing th')]
+    .filter(c => parseFloat(getComputedStyle(c).paddingLeft) + parseFloat(getComputedStyle(c).paddingRight) < 8).length;
+  return {vw, math: math.length, untypeset, merrors, images, claims, wide, injected, eqOver, boldGlue, tightCells,
           scrollWidth: document.documentElement.scrollWidth};
 })()"""

@@ -112,6 +112,8 @@ def test_every_page_in_a_real_browser(built):
                         problems.append(f"{where}: papermill's injected-parameters cell is visible")
                     if got["boldGlue"]:
                         problems.append(f"{where}: {got['boldGlue']} glued number(s) bolder than their heading")
+                    if got["tightCells"]:
+                        problems.append(f"{where}: {got['tightCells']} kernel-timing cells without padding")
                     if width == 1280 and got["eqOver"]:
                         problems.append(f"{where}: {got['eqOver']} display equation(s) wider than the column")
     finally:
