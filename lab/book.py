@@ -103,7 +103,7 @@ _NOISE = re.compile(r"^(\x1b\[[0-9;]*m)*(myst v|myst-nb v|sphinx-multitoc|readin
                     r"\[etoc\]|Using jupyter-cache|building \[|updating environment|looking for|pickling|checking |"
                     r"preparing|generating|dumping|parsing bibtex|loading |making output|Running |Source Folder|"
                     r"Config Path|Output Path|\s*$|=+$|\x1b\[9|writing additional|Finished generating|Your book's|"
-                    r"You can look|\s+_build/html|Or paste|\s+file://)")
+                    r"You can look|\s+_build/html|Or paste|\s+file://|done$)")
 
 
 def build_html(src: Path, verbose: bool = False) -> int:
