@@ -1,23 +1,33 @@
 # The README's two commands: `make book` and `make test`. Each does its own set-up: a virtual
-# environment in .venv with the CPU build of torch (the multi-GB CUDA build is not needed here;
-# on a GPU machine run `make TORCH=torch==2.13.0 ...` against your CUDA index instead).
-PYTHON ?= python3
-VENV   ?= .venv
-TORCH  ?= torch==2.13.0
-BIN    := $(VENV)/bin
-# Offline data (../shared/data beside a checkout); loaders fall back to a verified download.
-export LAB_DATA_DIR ?= $(abspath ../shared/data)
+# environment in .venv with torch and the project installed.
+#
+# torch comes from your pip index as `$(TORCH)`: from PyPI on Linux x86-64 that is the CUDA build
+# (several GB, with NVIDIA's libraries). For the CPU-only build (a few hundred MB) or a given CUDA
+# version, name PyTorch's index:
+#   make TORCH_INDEX=https://download.pytorch.org/whl/cpu setup
+#   make TORCH_INDEX=https://download.pytorch.org/whl/cu126 setup
+# The set-up stamp is named after TORCH and TORCH_INDEX, so changing either reinstalls torch.
+PYTHON      ?= python3
+VENV        ?= .venv
+TORCH       ?= torch==2.13.0
+TORCH_INDEX ?=
+BIN         := $(VENV)/bin
+TORCH_ID    := $(shell printf '%s %s' '$(TORCH)' '$(TORCH_INDEX)' | sha256sum | cut -c1-12)
+STAMP       := $(BIN)/.installed-$(TORCH_ID)
+# Offline data: `lab` finds ../shared/data beside the checkout by itself (lab/datafiles.py);
+# LAB_DATA_DIR, when set, wins.
 
 .PHONY: book test setup clean gpu
 
-$(BIN)/.installed: pyproject.toml
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	rm -f $(BIN)/.installed $(BIN)/.installed-*
 	touch $@
 
-setup: $(BIN)/.installed
+setup: $(STAMP)
 
 book: setup
 	$(BIN)/lab book

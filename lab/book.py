@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,21 +85,49 @@ def stage(executed: dict[str, Path]) -> Path:
         copy = shutil.copytree if path.is_dir() else shutil.copy
         copy(path, src / "book" / path.name)
     for name, run_dir in executed.items():
-        shutil.copy(run_dir / f"{name}.ipynb", src / "book" / f"{name}.ipynb")
+        hide_injected_parameters(run_dir / f"{name}.ipynb", src / "book" / f"{name}.ipynb")
     return src
 
 
-def build_html(src: Path) -> int:
+def hide_injected_parameters(notebook: Path, dest: Path) -> None:
+    """Copy ``notebook`` with papermill's injected-parameters cell tagged ``remove-cell``: the
+    page does not show it, the notebook offered for download (this copy) still holds it."""
+    nb = json.loads(notebook.read_text())
+    for cell in nb.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell["metadata"]["tags"] = [*tags, "remove-cell"]
+    dest.write_text(json.dumps(nb, indent=1, ensure_ascii=False))
+
+
+_NOISE = re.compile(r"^(\x1b\[[0-9;]*m)*(myst v|myst-nb v|sphinx-multitoc|reading sources|writing output|copying |"
+                    r"\[etoc\]|Using jupyter-cache|building \[|updating environment|looking for|pickling|checking |"
+                    r"preparing|generating|dumping|parsing bibtex|loading |making output|Running |Source Folder|"
+                    r"Config Path|Output Path|\s*$|=+$|\x1b\[9|writing additional|Finished generating|Your book's|"
+                    r"You can look|\s+_build/html|Or paste|\s+file://|done$)")
+
+
+def build_html(src: Path, verbose: bool = False) -> int:
+    """Build the HTML; without ``verbose`` only warnings, errors and the outcome are printed
+    (Jupyter Book otherwise dumps its parsers' configurations and a line per page)."""
     cmd = [sys.executable, "-m", "jupyter_book", "build", str(src), "--path-output", str(repo_root()),
            "-W", "-n", "--keep-going"]
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
     if jb:
         cmd = [jb, *cmd[3:]]
     print("  " + " ".join(cmd))
-    return subprocess.run(cmd).returncode
+    if verbose:
+        return subprocess.run(cmd).returncode
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = (proc.stdout + proc.stderr).splitlines()
+    shown = [ln for ln in lines if not _NOISE.match(ln) and "build succeeded" not in ln]
+    for line in (shown if proc.returncode == 0 else lines[-60:]):
+        print("  " + line)
+    print(f"  jupyter-book: {'build succeeded' if proc.returncode == 0 else f'failed (exit {proc.returncode})'}")
+    return proc.returncode
 
 
-def main(jobs: int | None = None, force: bool = False, html: bool = True) -> int:
+def main(jobs: int | None = None, force: bool = False, html: bool = True, verbose: bool = False) -> int:
     names = chapters.available()
     print(f"lab book: {len(names)} chapter(s)")
     runs = execute_all(names, jobs, force)
@@ -110,7 +139,7 @@ def main(jobs: int | None = None, force: bool = False, html: bool = True) -> int
     print(f"  GPU work -> {gpu_page.write()}")
     code = 0
     if html:
-        code = build_html(stage(dirs))
+        code = build_html(stage(dirs), verbose=verbose)
         if code == 0:
             print(f"lab book: HTML in {repo_root() / '_build' / 'html' / 'index.html'}")
     if failed:

@@ -3,7 +3,8 @@
 Chapters that train a model call :func:`cached` with the full configuration that determines
 the result (seed included); the first call builds and saves it, later calls load it. The cache
 lives in ``$LAB_CACHE_DIR`` when set, otherwise ``~/.cache/labbook`` (``$XDG_CACHE_HOME``
-respected). Deleting the folder is always safe.
+respected). Deleting the folder is always safe; ``lab cache`` shows its size per chapter and
+clears it (:mod:`lab.cache_cli`). Cache what is expensive to recompute and small to store.
 """
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ import json
 import os
 from pathlib import Path
 from typing import Any, Callable
-
-import torch
 
 
 def cache_dir(*parts: str) -> Path:
@@ -56,6 +55,8 @@ def cached(kind: str, config: Any, build: Callable[[], Any], *, version: int = 1
     plain containers). Bump ``version`` when the code that builds it changes its result.
     The file is written atomically, so an interrupted build never leaves a corrupt entry.
     """
+    import torch  # here, not at the top: `lab data` and `lab cache` need no torch
+
     key = config_hash({"kind": kind, "version": version, "config": config})
     path = cache_dir(kind) / f"{key}.pt"
     if path.is_file():

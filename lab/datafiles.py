@@ -1,24 +1,34 @@
-"""Real data files: read from ``$LAB_DATA_DIR`` when present, else a verified download.
+"""Real data files: found in one place, verified by sha256 once, recorded in the provenance.
 
 Every file the book reads is listed in :data:`FILES` with its canonical source and sha256
-(the table of ``../shared/data/README.md``). :func:`data_file` returns a local path:
+(the table of ``../shared/data/README.md``). :func:`data_file` returns a local path from the
+first of these that holds the file:
 
-1. ``$LAB_DATA_DIR/<relpath>`` when that file exists (CI sets ``LAB_DATA_DIR=../shared/data``);
-2. otherwise ``<cache>/data/<relpath>`` from an earlier download;
+1. the data folder, :func:`data_root`: ``$LAB_DATA_DIR`` when set, else a ``shared/data``
+   folder beside the checkout (``../shared/data``, as CI lays it out), so ``lab`` finds its
+   data without the Makefile;
+2. ``<cache>/data/<relpath>`` from an earlier download;
 3. otherwise it downloads the canonical source into the cache and checks the sha256.
 
+Every file is hashed before its first use and the result remembered by (path, size,
+modification time) in ``<cache>/data/verified.json``, so an unchanged file is hashed once; a
+file whose sha256 differs from the published one stops the run with :class:`DataMismatch`
+(expected and found hashes, and how to fix it). The hash of every file used in a process is in
+:data:`USED`, which :func:`lab.provenance.collect` writes to ``provenance.json``.
 A file that is neither present nor downloadable raises :class:`MissingData`, which says where
-the loader looked and how to get the file. A file whose hash does not match is never used.
+the loader looked and how to get the file. ``lab data`` lists them all (:mod:`lab.datalist`).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab.cache import cache_dir
+from lab.paths import repo_root
 
 _GH = "https://raw.githubusercontent.com"
 _M4 = f"{_GH}/Mcompetitions/M4-methods/master/Dataset"
@@ -69,7 +79,15 @@ for _freq in ("Yearly", "Quarterly", "Monthly", "Daily"):
 
 
 class MissingData(FileNotFoundError):
-    """A data file is not under ``$LAB_DATA_DIR`` and could not be downloaded."""
+    """A data file is not in the data folder nor the cache, and could not be downloaded."""
+
+
+class DataMismatch(ValueError):
+    """A data file's sha256 differs from the published one: it is damaged or another version."""
+
+
+#: relpath -> sha256 of every data file :func:`data_file` returned in this process.
+USED: dict[str, str] = {}
 
 
 def sha256(path: Path) -> str:
@@ -81,27 +99,102 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def data_root() -> tuple[Path | None, str]:
+    """The data folder and how it was found: ``$LAB_DATA_DIR``, else ``shared/data`` beside the checkout."""
+    env = os.environ.get("LAB_DATA_DIR")
+    if env:
+        return Path(env), "LAB_DATA_DIR"
+    beside = repo_root().parent / "shared" / "data"
+    if beside.is_dir():
+        return beside, "../shared/data beside the checkout"
+    return None, "no LAB_DATA_DIR and no ../shared/data beside the checkout"
+
+
+def _ledger_path() -> Path:
+    return cache_dir("data") / "verified.json"
+
+
+def _ledger() -> dict:
+    try:
+        return json.loads(_ledger_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def file_hash(path: Path, *, fresh: bool = False) -> str:
+    """sha256 of ``path``, hashed once per (path, size, mtime) and remembered in the cache.
+
+    ``fresh`` hashes it again whatever the ledger says (``lab data --check``).
+    """
+    path = Path(path).resolve()
+    st = path.stat()
+    stamp = [st.st_size, st.st_mtime_ns]
+    ledger = _ledger()
+    entry = ledger.get(str(path))
+    if not fresh and entry and entry[:2] == stamp:
+        return entry[2]
+    digest = sha256(path)
+    ledger[str(path)] = [*stamp, digest]
+    tmp = _ledger_path().with_suffix(f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(ledger, indent=0, sort_keys=True))
+        tmp.replace(_ledger_path())
+    except OSError:  # a read-only cache: the check still happened, it is just not remembered
+        pass
+    return digest
+
+
+def verify(relpath: str, path: Path, *, fresh: bool = False) -> str:
+    """The sha256 of ``path`` (the file ``relpath``); :class:`DataMismatch` if it is not the published one."""
+    spec = FILES[relpath]
+    got = file_hash(path, fresh=fresh)
+    if spec.sha256 is not None and got != spec.sha256:
+        raise DataMismatch(
+            f"{spec.what} ({path}) is not the published file: expected sha256 {spec.sha256}, found {got}. "
+            f"Replace it with a fresh copy of {spec.url} (or delete it to let lab download it); "
+            f"`lab data --check` lists every file's state.")
+    return got
+
+
+def locate(relpath: str) -> tuple[Path | None, str]:
+    """Where ``relpath`` is now, without downloading or hashing: ``(path, where)`` or ``(None, why)``."""
+    root, how = data_root()
+    if root is not None and (root / relpath).is_file():
+        return root / relpath, how
+    cached = cache_dir("data") / relpath
+    if cached.is_file():
+        return cached, "the user cache"
+    return None, "missing"
+
+
 def data_file(relpath: str, *, download: bool = True) -> Path:
-    """Local path of the data file ``relpath`` (a key of :data:`FILES`); see the module doc."""
+    """Local, verified path of the data file ``relpath`` (a key of :data:`FILES`); see the module doc."""
     if relpath not in FILES:
         raise KeyError(f"unknown data file {relpath!r}; known: {', '.join(sorted(FILES))}")
     spec = FILES[relpath]
     looked = []
-    root = os.environ.get("LAB_DATA_DIR")
-    if root:
-        local = Path(root) / relpath
+    root, how = data_root()
+    if root is not None:
+        local = root / relpath
         if local.is_file():
+            USED[relpath] = verify(relpath, local)
             return local
-        looked.append(str(local))
+        looked.append(f"{local} ({how})")
+    else:
+        looked.append(how)
     cached = cache_dir("data") / relpath
-    if cached.is_file() and (spec.sha256 is None or sha256(cached) == spec.sha256):
+    if cached.is_file():
+        USED[relpath] = verify(relpath, cached)
         return cached
     looked.append(str(cached))
     if download:
         try:
-            return _download(spec, cached)
+            path = _download(spec, cached)
         except (OSError, ValueError) as err:
             reason = f"download from {spec.url} failed: {err}"
+        else:
+            USED[relpath] = verify(relpath, path)
+            return path
     else:
         reason = "download was not allowed"
     raise MissingData(

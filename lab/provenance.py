@@ -1,4 +1,4 @@
-"""How a run was made: commit, library versions, device, tier, parameters, wall time.
+"""How a run was made: commit, library versions, device, tier, parameters, wall time, data files.
 
 Every chapter prints this at its end and stores it in its ``results.json``;
 :func:`source_hash` also keys the book's execution cache, so a change to ``lab/``,
@@ -122,4 +122,12 @@ def collect(chapter: str, tier: str, parameters: dict, wall_time_s: float, start
         # the narrower hash `lab gpu` compares: the chapter and the lab packages and kernels it imports
         "code_hash": _code_hash(chapter),
         "executable": sys.executable,
+        # sha256 of every data file the run read (verified against the published hashes)
+        "data_files": data_hashes(),
     }
+
+
+def data_hashes() -> dict[str, str]:
+    """relpath -> sha256 of the data files read in this process (:data:`lab.datafiles.USED`)."""
+    datafiles = sys.modules.get("lab.datafiles")
+    return dict(sorted(datafiles.USED.items())) if datafiles else {}

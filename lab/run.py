@@ -78,6 +78,9 @@ class Run:
         if self.scale not in chapters.TIERS:
             raise ValueError(f"scale must be one of {chapters.TIERS}, got {self.scale!r}")
         self.claims = Claims(chapter, self.scale)
+        from lab import figures
+
+        figures.install()  # every figure the chapter shows: fonts ≥ 9 pt at the page's width
         self.metrics: dict = {}
         self._t0 = time.perf_counter()
         self._cpu0 = time.process_time()

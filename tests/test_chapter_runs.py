@@ -1,5 +1,6 @@
 """Chapters execute through papermill at the smoke tier, into fresh run folders."""
 import json
+import re
 import os
 
 import nbformat
@@ -54,14 +55,24 @@ def test_smoke_run_records_seed_and_never_overwrites(runs, chapter, capsys):
         "the same parameters must give the same numbers"
 
 
-def test_a_failing_cell_fails_the_run_and_keeps_earlier_runs(runs, capsys):
+def test_a_failing_cell_fails_the_run_and_keeps_earlier_runs(runs, capsys, monkeypatch):
+    import jupytext
+
     earlier = runs / "inversion_bias" / "20200101T000000Z-smoke"
     earlier.mkdir(parents=True)
     (earlier / "results.json").write_text("{}")
-    # m = 5 < d: the fine correction refuses (m pi_i > ell_i fails), a genuine error in a cell
-    assert main(["run", "inversion_bias", "--scale", "smoke", "-p", "a_m", "[5]", "-q"]) == 1
+    # m = 5 < d + 2 is out of range: refused before any folder is made
+    assert main(["run", "inversion_bias", "--scale", "smoke", "-p", "a_m", "[5]", "-q"]) == 2
+    assert "'a_m'" in capsys.readouterr().err and [earlier] == list((runs / "inversion_bias").iterdir())
+    # a genuine error in a cell (a bug, not bad input): one line with the cell and the exception
+    nb = jupytext.reads("---\njupytext:\n  text_representation:\n    format_name: myst\nkernelspec:\n  name: python3\n"
+                        "  display_name: Python 3\n  language: python\n---\n\n"
+                        "```{code-cell} ipython3\n:tags: [parameters]\nscale = 'book'\n```\n\n"
+                        "```{code-cell} ipython3\nraise ValueError('m pi_i > ell_i fails')\n```\n", fmt="md:myst")
+    monkeypatch.setattr(chapters, "read_notebook", lambda name: nb)
+    assert main(["run", "inversion_bias", "--scale", "smoke", "-q"]) == 1
     err = capsys.readouterr().err
-    assert "failed at cell" in err and "ValueError" in err
+    assert re.search(r"failed at cell \d+: ValueError: m pi_i > ell_i fails\n", err), err
     failed = [f for f in (runs / "inversion_bias").iterdir() if f != earlier]
     assert len(failed) == 1 and (failed[0] / "FAILED").exists()
     assert (earlier / "results.json").read_text() == "{}"

@@ -24,6 +24,7 @@ def _write_run(runs, name, results, notebook=True):
     folder = runs / "inversion_bias" / name
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps(results))
+    (folder / "provenance.json").write_text(json.dumps(results["provenance"]))  # as `lab run` writes it
     if notebook:
         (folder / "inversion_bias.ipynb").write_text("{}")
     return folder

@@ -199,26 +199,39 @@ class Claims:
 _HEAD = ("claim", "paper", "ours", "criterion (kind: rule)", "tier", "status")
 _COLOR = {"reproduced": "#d9f2d9", "partly reproduced": "#fff2c2", "not reproduced": "#f8d0d0",
           "not checkable at this tier": "#e6e6e6"}
+_CLASS = {"reproduced": "status-reproduced", "partly reproduced": "status-partly",
+          "not reproduced": "status-not-reproduced", "not checkable at this tier": "status-not-checkable"}
+#: shown for records judged before the rule book existed (no kind, no rule)
+BEFORE_RULE_BOOK = "judged before the rule book"
 
 
 def claims_html(items: list[Claim]) -> str:
-    """An HTML table of claims: the paper's value and source next to ours."""
+    """An HTML table of claims: the paper's value and source next to ours.
+
+    Each cell carries its column's name (``data-label``), so on a narrow screen the book's
+    stylesheet shows one card per claim instead of a table wider than the screen. A claim
+    without a kind was judged before the rule book (:data:`BEFORE_RULE_BOOK`).
+    """
     esc = html.escape
     rows = []
     for c in items:
         note = f"<br><small>{esc(c.note)}</small>" if c.note else ""
-        rule = (f"<br><small><i>{esc(c.kind)}</i>" + (f": {esc(c.rule)}" if c.rule and c.rule != c.note else "")
-                + "</small>") if c.kind else ""
-        rows.append(
-            "<tr>"
-            f"<td><b>{esc(c.id)}</b><br>{esc(c.statement)}</td>"
-            f"<td>{esc(c.paper_value)}<br><small>{esc(c.paper_source)}</small></td>"
-            f"<td>{esc(c.ours())}</td>"
-            f"<td>{esc(c.criterion)}{rule}</td>"
-            f"<td>{esc(c.tier)}</td>"
-            f'<td style="background:{_COLOR[c.status.value]}">{esc(c.status.value)}{note}</td>'
-            "</tr>"
+        if c.kind:
+            rule = (f"<br><small><i>{esc(c.kind)}</i>" + (f": {esc(c.rule)}" if c.rule and c.rule != c.note else "")
+                    + "</small>")
+        else:
+            rule = f"<br><small><i>{BEFORE_RULE_BOOK}</i></small>"
+        cells = (
+            f"<b>{esc(c.id)}</b><br>{esc(c.statement)}",
+            f"{esc(c.paper_value)}<br><small>{esc(c.paper_source)}</small>",
+            esc(c.ours()),
+            f"{esc(c.criterion)}{rule}",
+            esc(c.tier),
         )
+        tds = "".join(f'<td data-label="{h}">{v}</td>' for h, v in zip(_HEAD, cells))
+        tds += (f'<td data-label="status" class="{_CLASS[c.status.value]}" '
+                f'style="background:{_COLOR[c.status.value]}">{esc(c.status.value)}{note}</td>')
+        rows.append(f"<tr>{tds}</tr>")
     head = "".join(f"<th>{h}</th>" for h in _HEAD)
     return f'<table class="lab-claims" style="font-size:0.85em"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 

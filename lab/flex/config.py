@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.tiers import TIERS, resolve_config
+from lab.tiers import TIERS, Check, ParameterError, at_least, between, each, greater_than, nonempty, one_of, resolve_config
 
 #: The model variants: (backbone spec without the size, target).
 VARIANTS = {
@@ -75,6 +75,36 @@ _PRESETS = {
 }
 
 
+_SIZE_NAMES = ("tiny", "small", "medium", "big")  # lab.flex.backbone.SIZES (not imported: it pulls in torch)
+_POSITIVE_LIST = nonempty & each(greater_than(0))
+
+#: Each knob's allowed range (checked by :func:`resolve`, so ``lab run`` stops before a run folder).
+CHECKS: dict[str, Check] = {
+    "seed": at_least(0), "n_seeds": at_least(1),
+    "reynolds_train": _POSITIVE_LIST, "reynolds_test": _POSITIVE_LIST, "n_traj": at_least(2),
+    "n_solver": at_least(8), "n_out": at_least(4), "n_spinup": at_least(0), "t_refine": at_least(0),
+    "t_spinup": greater_than(0), "dt_snapshot": greater_than(0), "n_snapshots": at_least(2),
+    "patch": at_least(1), "sr_factor": at_least(1), "cond_frames": at_least(1), "re_scale": greater_than(0),
+    "size": one_of(*_SIZE_NAMES), "variants": nonempty & each(one_of(*VARIANTS)),
+    "train_steps": at_least(1), "batch_size": at_least(2), "lr": greater_than(0), "warmup": at_least(0),
+    "eval_samples": at_least(1), "n_steps": at_least(1), "steps_list": nonempty & each(at_least(1)),
+    "members": at_least(2),
+}
+#: halvings of each backbone size (len of its channel list in lab.flex.backbone.SIZES)
+_LEVELS = {"tiny": 2, "small": 4, "medium": 4, "big": 4}
+
+
+def _check_patch(cfg: Config) -> None:
+    """The patch must fit the stored fields, the SR factor and the backbone's halvings."""
+    unit = 2 ** _LEVELS[cfg.size]
+    if cfg.n_out % cfg.patch or cfg.patch % cfg.sr_factor or cfg.patch % unit:
+        raise ParameterError("patch", cfg.patch, f"a multiple of {unit} (the {cfg.size} backbone's halvings) and of "
+                                                 f"sr_factor {cfg.sr_factor} that divides n_out = {cfg.n_out} "
+                                                 "(the full-field figure tiles the field with patches)")
+    if cfg.n_snapshots < cfg.cond_frames + 1:
+        raise ParameterError("n_snapshots", cfg.n_snapshots, f"at least cond_frames + 1 = {cfg.cond_frames + 1}")
+
+
 def resolve(scale: str = "book", **overrides) -> Config:
     """Configuration of tier ``scale`` with every override that is not ``None`` applied.
 
@@ -85,8 +115,8 @@ def resolve(scale: str = "book", **overrides) -> Config:
     TypeError
         If an override names no field of :class:`Config`.
     """
-    cfg = resolve_config(Config, _PRESETS, scale, overrides)
-    bad = [v for v in cfg.variants if v not in VARIANTS]
-    if bad or "flex" not in cfg.variants:
-        raise ValueError(f"variants must include 'flex' and come from {list(VARIANTS)}; got {list(cfg.variants)}")
+    cfg = resolve_config(Config, _PRESETS, scale, overrides, checks=CHECKS)
+    if "flex" not in cfg.variants:
+        raise ParameterError("variants", list(cfg.variants), f"a list that includes 'flex', from {list(VARIANTS)}")
+    _check_patch(cfg)
     return cfg

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lab.data import DATASETS
 from lab.forecast import ARCHITECTURES
-from lab.tiers import TIERS, resolve_config
+from lab.tiers import TIERS, Check, at_least, between, each, greater_than, nonempty, one_of, resolve_config
 
 
 @dataclass(frozen=True)
@@ -55,20 +55,29 @@ _PRESETS = {
 }
 
 
+_OPTIONAL_COUNT = Check(lambda v: v is None or (isinstance(v, int) and v >= 1), "None or an integer ≥ 1")
+
+#: Each knob's allowed range (checked by :func:`resolve`, so ``lab run`` stops before a run folder).
+CHECKS: dict[str, Check] = {
+    "seed": at_least(0), "n_seeds": at_least(1),
+    "datasets": nonempty & each(one_of(*DATASETS)), "archs": nonempty & each(one_of(*ARCHITECTURES)),
+    "steps": at_least(1), "batch": at_least(1), "fcds": at_least(1), "hidden": at_least(1), "layers": at_least(1),
+    "lr": greater_than(0), "context_factor": at_least(1), "max_series": _OPTIONAL_COUNT,
+    "grad_draws": at_least(2), "grad_fcds": nonempty & each(at_least(1)), "timing_repeats": at_least(1),
+    "example_series": at_least(0),
+    "time_budget_s": Check(lambda v: v is None or (isinstance(v, (int, float)) and v > 0), "None or a number > 0"),
+    "device": one_of("auto", "cpu", "cuda"),
+}
+
+
 def resolve(scale: str = "book", **overrides) -> Config:
     """Configuration of tier ``scale`` with every override that is not ``None`` applied.
 
-    Raises ``ValueError`` for an unknown tier, dataset or architecture and ``TypeError`` for an
+    Raises ``ValueError`` for an unknown tier, :class:`lab.tiers.ParameterError` for a knob out of
+    its range (:data:`CHECKS`: unknown datasets or architectures included) and ``TypeError`` for an
     unknown knob.
     """
-    cfg = resolve_config(Config, _PRESETS, scale, overrides)
-    bad = [d for d in cfg.datasets if d not in DATASETS] + [a for a in cfg.archs if a not in ARCHITECTURES]
-    if bad:
-        raise ValueError(f"unknown dataset(s) or architecture(s): {', '.join(bad)}; datasets: "
-                         f"{', '.join(DATASETS)}; architectures: {', '.join(ARCHITECTURES)}")
-    if cfg.fcds < 1 or cfg.steps < 1 or cfg.n_seeds < 1:
-        raise ValueError("fcds, steps and n_seeds must be at least 1")
-    return cfg
+    return resolve_config(Config, _PRESETS, scale, overrides, checks=CHECKS)
 
 
 def device(cfg: Config) -> str:

@@ -58,6 +58,11 @@ def prepare(cfg: Config) -> tuple[dict[str, Prepared], dict[str, str]]:
         H = ds.horizon
         L, pad = cfg.context_factor * H, max(cfg.fcds, 3 * H, max(cfg.grad_fcds))
         prepared[name] = Prepared(name, H, split, Panel(split.train, L, H, pad), Panel(split.full, L, H, pad))
+    if not prepared:
+        from lab.datafiles import MissingData
+
+        raise MissingData("none of the requested datasets can be loaded: "
+                          + "; ".join(f"{name}: {why}" for name, why in skipped.items()))
     return prepared, skipped
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.tiers import TIERS, resolve_config
+from lab.tiers import TIERS, Check, ParameterError, at_least, between, each, greater_than, nonempty, one_of, resolve_config
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,32 @@ _PRESETS = {
 }
 
 
+_SIZES = nonempty & each(at_least(2))
+
+#: Each knob's allowed range (checked by :func:`resolve`, so ``lab run`` stops before a run folder).
+CHECKS: dict[str, Check] = {
+    "seed": at_least(0), "n_seeds": at_least(1), "grid": at_least(10),
+    "mp_ns": at_least(2), "mp_d": at_least(2), "mp_targets": _SIZES,
+    "law_ns": at_least(2), "wigner_target": at_least(2), "km_s": greater_than(1),
+    "wachter_ab": Check(lambda v: len(v) == 2 and all(x > 1 for x in v), "two numbers > 1 (a, b)"),
+    "wachter_ns": at_least(2), "law_alpha": greater_than(1),
+    "real_n": _SIZES, "real_ratio": between(0, 1, open_lo=True), "real_ns": at_least(2),
+    "kernel_ns": at_least(2), "kernel_settings": nonempty & each(one_of("ntk", "mp_range", "mp")),
+    "time_n": _SIZES, "sweep_K": nonempty & each(at_least(2)), "sweep_bw": nonempty & each(greater_than(0)),
+    "law_seeds": at_least(1), "char_steps": at_least(2),
+}
+
+
 def resolve(scale: str = "book", **overrides) -> Config:
-    """Configuration of tier ``scale`` with every override that is not ``None`` applied."""
-    return resolve_config(Config, _PRESETS, scale, overrides)
+    """Configuration of tier ``scale`` with every override that is not ``None`` applied.
+
+    Raises :class:`lab.tiers.ParameterError` for a knob out of its range (:data:`CHECKS`);
+    free decompression goes from a small submatrix to a larger size, so each target exceeds it.
+    """
+    cfg = resolve_config(Config, _PRESETS, scale, overrides, checks=CHECKS)
+    for name, targets, ns in (("mp_targets", cfg.mp_targets, cfg.mp_ns), ("real_n", cfg.real_n, cfg.real_ns),
+                              ("wigner_target", (cfg.wigner_target,), cfg.law_ns)):
+        if min(targets) <= ns:
+            value = list(targets) if name != "wigner_target" else cfg.wigner_target
+            raise ParameterError(name, value, f"sizes larger than the submatrix ({ns})")
+    return cfg

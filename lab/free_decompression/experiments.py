@@ -90,7 +90,7 @@ def mp_experiment(cfg) -> dict:
     lam = cfg.mp_ns / cfg.mp_d
     targets = np.array(cfg.mp_targets)
     tv, js, tv_oracle, times, logdet, mom = [], [], [], [], [], []
-    edges, peer_tv, peer_oracle_tv, peer_time, curves = [], [], [], [], {}
+    edges, peer_tv, peer_oracle_tv, peer_time, curves, peer_errors = [], [], [], [], {}, []
     use_peer = cfg.peer and peer.available()
     for s in range(cfg.n_seeds):
         eigs = matrices.wishart_eigs(cfg.mp_ns, cfg.mp_d, _rng(cfg, 1, s))
@@ -122,8 +122,9 @@ def mp_experiment(cfg) -> dict:
                     for sup, store in ((model.support, peer_tv), (laws.MarchenkoPastur(lam).support, peer_oracle_tv)):
                         try:
                             r = peer.freealg_decompress(eigs, int(n), x, support=sup)
-                        except (ValueError, RuntimeError, FloatingPointError):  # freealg's Padé fit can fail
-                            store.append(np.nan)
+                        except (ValueError, RuntimeError, FloatingPointError) as err:  # freealg's Padé fit can fail
+                            store.append(np.nan)  # no density to score; the reason is kept in peer_errors
+                            peer_errors.append(f"{type(err).__name__}: {' '.join(str(err).split())[:160]}")
                             continue
                         store.append(metrics.total_variation(x, r["density"], truth))
                         peer_time.append(r["fit_s"] + r["decompress_s"])
@@ -137,7 +138,7 @@ def mp_experiment(cfg) -> dict:
             "logdet_exact": n_last * law_last.log_moment(), "moments": np.array(mom),
             "moments_exact": [1.0, 1.0 + n_last / cfg.mp_d], "edges": np.array(edges),
             "true_edges": law_last.support, "peer_tv": np.array(peer_tv), "peer_oracle_tv": np.array(peer_oracle_tv),
-            "peer_time": np.array(peer_time), "peer_used": use_peer, "curves": curves}
+            "peer_time": np.array(peer_time), "peer_used": use_peer, "peer_errors": peer_errors, "curves": curves}
 
 
 def other_laws(cfg) -> dict:
@@ -166,22 +167,34 @@ def other_laws(cfg) -> dict:
     return out
 
 
-def wishart_spectrum(n: int, ratio: float, seed: int) -> dict:
-    """Eigenvalues of the ``n x n`` Wishart ``X X^T / d`` (``d = n / ratio``), its leading
-    submatrix's source rows, and the solve's time; built with torch (GPU when available) and cached."""
+def _wishart_factor(n: int, d: int, seed: int, device: str, dtype) -> torch.Tensor:
+    """The ``n x d`` Gaussian factor ``X`` of :func:`wishart_spectrum`, drawn from its seed."""
+    g = torch.Generator(device=device).manual_seed(int(seed) * 1_000_003 + n)
+    return torch.randn(n, d, generator=g, device=device, dtype=dtype)
+
+
+def wishart_spectrum(n: int, ratio: float, seed: int, rows: int = 2048) -> dict:
+    """Eigenvalues of the ``n x n`` Wishart ``X X^T / d`` (``d = n / ratio``), the first ``rows``
+    rows of ``X`` (a submatrix's source) and the solve's time; built with torch (GPU when available).
+
+    Only the eigenvalues and the time are cached (the expensive part; ``n`` numbers): the rows
+    are drawn again from the seed, which is cheaper than storing them (hundreds of MB at ``n = 4000``).
+    """
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.float32 if device == "cuda" else torch.float64  # float32 on the GPU: 2-3x faster solves
     d = int(round(n / ratio))
 
     def build():
-        g = torch.Generator(device=device).manual_seed(int(seed) * 1_000_003 + n)
-        X = torch.randn(n, d, generator=g, device=device, dtype=dtype)
+        X = _wishart_factor(n, d, seed, device, dtype)
         A = X @ X.T / d
         eigs, secs = matrices.eigvalsh(A, device=device, dtype=dtype)
         return {"eigs": eigs, "seconds": secs, "device": device, "dtype": str(dtype).replace("torch.", ""),
-                "threads": torch.get_num_threads(), "rows": X[:2048].double().cpu().numpy()}
+                "threads": torch.get_num_threads()}
 
-    return cached("free_decompression_wishart", {"n": n, "ratio": ratio, "seed": seed, "device": device}, build)
+    spec = cached("free_decompression_wishart", {"n": n, "ratio": ratio, "seed": seed, "device": device}, build,
+                  version=2)
+    X = _wishart_factor(n, d, seed, device, dtype)
+    return {**spec, "rows": X[:rows].double().cpu().numpy()}
 
 
 def real_matrices(cfg) -> dict:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.tiers import TIERS, resolve_config
+from lab.tiers import (TIERS, Check, ParameterError, at_least, between, each, greater_than, nonempty, one_of,
+                       resolve_config)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,35 @@ _PRESETS = {
 }
 
 
+_SIZES = nonempty & each(at_least(1))
+_SAMPLERS = ("arlev", "slev", "alev", "srht", "less")
+
+#: Each knob's allowed range (checked by :func:`resolve`, so ``lab run`` stops before a run folder).
+CHECKS: dict[str, Check] = {
+    "seed": at_least(0), "n_seeds": at_least(1), "trials": at_least(1), "batch": at_least(1),
+    "approx_k_per_d": at_least(1),
+    "a_n": at_least(2), "a_d": at_least(1), "a_frac": between(0, 1), "a_scale": greater_than(0), "a_m": _SIZES,
+    "b_n": at_least(2), "b_d": at_least(1), "b_df": greater_than(0), "b_lam": at_least(0), "b_m": _SIZES,
+    "pt_m": at_least(1), "pt_w": nonempty & each(between(0, 1)),
+    "ssn_n": at_least(2), "ssn_d": at_least(1), "ssn_df": greater_than(0), "ssn_lam": greater_than(0),
+    "ssn_m": _SIZES, "ssn_T": at_least(1), "ssn_runs": at_least(1), "ssn_start": greater_than(0),
+    "ssn_mix": nonempty & each(between(0, 1)),
+    "evt_lam": greater_than(0), "evt_m": at_least(1), "evt_T": at_least(1),
+    "evt_samplers": nonempty & each(one_of(*_SAMPLERS)), "evt_gd_iters": at_least(1),
+    "evt_sgd_epochs": at_least(1), "evt_sgd_batch": at_least(1),
+}
+
+
+def _check_sizes(cfg: Config) -> None:
+    """Cross-knob ranges: unregularized setting A needs ``m ≥ d + 2`` rows for ``m/(m-d-1)``."""
+    for name in ("a_m", "pt_m"):
+        value = getattr(cfg, name)
+        sizes = value if isinstance(value, tuple) else (value,)
+        if min(sizes) < cfg.a_d + 2:
+            raise ParameterError(name, list(value) if isinstance(value, tuple) else value,
+                                 f"sketch sizes ≥ a_d + 2 = {cfg.a_d + 2} (setting A is unregularized)")
+
+
 def resolve(scale: str = "book", **overrides) -> Config:
     """Configuration of tier ``scale`` with every override that is not ``None`` applied.
 
@@ -123,5 +153,9 @@ def resolve(scale: str = "book", **overrides) -> Config:
         If ``scale`` is not one of :data:`TIERS`.
     TypeError
         If an override names no field of :class:`Config`.
+    ParameterError
+        If a knob is out of its range (:data:`CHECKS`).
     """
-    return resolve_config(Config, _PRESETS, scale, overrides)
+    cfg = resolve_config(Config, _PRESETS, scale, overrides, checks=CHECKS)
+    _check_sizes(cfg)
+    return cfg

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.tiers import TIERS, resolve_config
+from lab.tiers import TIERS, Check, ParameterError, at_least, each, greater_than, nonempty, resolve_config
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,34 @@ _PRESETS = {
 }
 
 
+#: Each knob's allowed range (checked by :func:`resolve`, so ``lab run`` stops before a run folder).
+CHECKS: dict[str, Check] = {
+    "seed": at_least(0), "group": at_least(1), "seq": at_least(2), "batch": at_least(1), "lr": greater_than(0),
+    "n_eval": at_least(1),
+    "char_dim": at_least(2), "char_layers": at_least(1), "char_heads": at_least(1), "char_steps": at_least(1),
+    "word_dim": at_least(2), "word_layers": at_least(1), "word_heads": at_least(1),
+    "word_kv_heads": at_least(1), "word_vocab": at_least(16), "word_steps": at_least(1),
+    "stories_samples": at_least(1), "stories_len": at_least(1) & Check(lambda v: v < 512, "below the model's context 512"),
+    "outlier_channels": at_least(1), "outlier_scale": greater_than(0), "bench_contexts": nonempty & each(at_least(1)),
+}
+
+
 def resolve(scale: str = "book", **overrides) -> Config:
-    """Configuration of tier ``scale`` with every override that is not ``None`` applied."""
-    return resolve_config(Config, _PRESETS, scale, overrides)
+    """Configuration of tier ``scale`` with every override that is not ``None`` applied.
+
+    Raises :class:`lab.tiers.ParameterError` for a knob out of its range (:data:`CHECKS`).
+    """
+    cfg = resolve_config(Config, _PRESETS, scale, overrides, checks=CHECKS)
+    if cfg.word_heads % cfg.word_kv_heads:
+        raise ParameterError("word_kv_heads", cfg.word_kv_heads, f"a divisor of word_heads = {cfg.word_heads}")
+    for name, dim, heads in (("char_heads", cfg.char_dim, cfg.char_heads), ("word_heads", cfg.word_dim, cfg.word_heads)):
+        if dim % heads or (dim // heads) % 2:
+            raise ParameterError(name, heads, f"a divisor of the model width {dim} leaving an even head width (RoPE)")
+    # groups are min(group, width) channels of every stored width: the two models' X and K/V, and
+    # stories260K's (dim 64, 8 heads, 4 KV heads: X 64 wide, K and V 32 wide)
+    widths = {cfg.char_dim, cfg.word_dim, cfg.word_dim // cfg.word_heads * cfg.word_kv_heads, 64, 32}
+    bad = sorted(w for w in widths if w % min(cfg.group, w))
+    if bad:
+        raise ParameterError("group", cfg.group, f"a size whose min(group, width) divides every stored width "
+                                                 f"{sorted(widths)} (fails for {bad}), e.g. a power of two")
+    return cfg
