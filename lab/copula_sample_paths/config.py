@@ -48,13 +48,14 @@ class Config:
     rho_grid: tuple = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
     time_n: tuple = (10, 30, 100, 300)
     time_windows: int = 16
+    replicate_seeds: int = 5
 
 
 _PRESETS = {
     "smoke": dict(struct_n=20000, struct_h=6, oracle_series=60, oracle_horizon=12, oracle_context=48,
                   context=64, horizon=16, d_model=16, n_layers=1, steps=20, batch_size=32, synth_series=16,
                   n_test=24, n_paths=50, unbatched_windows=4, rho_grid=(0.0, 0.5, 0.9), time_n=(10, 50),
-                  time_windows=4),
+                  time_windows=4, replicate_seeds=2),
     "book": dict(),
     "full": dict(n_paths=1000, d_model=256, n_layers=6, steps=3000, batch_size=256,
                  real_datasets=("m4_hourly", "m4_weekly", "m3_monthly"), synth_series=2000, n_test=414,
@@ -89,6 +90,7 @@ CHECKS = {
     "rho_grid": nonempty & each(between(0, 1, open_hi=True)) & strictly_increasing,
     "time_n": nonempty & each(at_least(1)) & strictly_increasing,
     "time_windows": at_least(1),
+    "replicate_seeds": at_least(0),
 }
 
 

@@ -190,13 +190,21 @@ def bolt(cfg, show_progress: bool = False) -> dict:
     _, c_arsub, w_arsub = samplers.timed(samplers.ar_paths, m, sub, N, commit=p, seed=cfg.seed + 2)
     res = {"independent": scores(ind, y), "copula": scores(cop, y), "autoregressive": scores(ar, y)}
     res["direct quantiles"] = dict(crps=_quantile_crps(q, cfg, y))
+    # the marginal-CRPS equality replicated over further sampling seeds (z of the paired difference)
+    crps_z = []
+    for k in range(cfg.replicate_seeds):
+        a = crps_samples(sample_paths(q, mcfg.quantiles, N, rho=0.0, seed=cfg.seed + 500 + k, tail=cfg.tail), y)
+        b = crps_samples(sample_paths(q, mcfg.quantiles, N, rho=torch.as_tensor(rho_hat), seed=cfg.seed + 700 + k,
+                                      tail=cfg.tail), y)
+        d = (b - a).mean(1).numpy()
+        crps_z.append(float(d.mean() / (d.std(ddof=1) / np.sqrt(len(d)))))
     sweep = {}
     for j, r in enumerate(cfg.rho_grid):
         pth = sample_paths(q, mcfg.quantiles, N, rho=r, seed=cfg.seed + 10 + j, tail=cfg.tail)
         s = scores(pth, y)
         sweep[r] = {k: float(np.mean(v)) for k, v in s.items()}
     out.update(
-        scores=res, rho_hat=rho_hat, rho_sweep=sweep, quantiles=q.numpy(), ctx=ctx_s, fut=fut_s,
+        scores=res, rho_hat=rho_hat, crps_equal_z=crps_z, rho_sweep=sweep, quantiles=q.numpy(), ctx=ctx_s, fut=fut_s,
         paths={"independent": ind[:4].numpy(), "autoregressive": ar[:4].numpy(), "copula": cop[:4].numpy()},
         calls=dict(independent=calls_ind, copula=calls_cop, copula_sequences=seqs_cop, ar_batched=calls_ar,
                    ar_batched_sequences=seqs_ar, ar_unbatched=calls_aru, ar_unbatched_sequences=seqs_aru,
