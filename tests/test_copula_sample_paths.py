@@ -200,3 +200,26 @@ def test_smoke_tier_exact_claims_reproduce():
     for cid in ("copula-marginals-preserved", "copula-latent-acf", "copula-exact-R-recovery", "copula-speedup"):
         assert status[cid] == "reproduced", (cid, status[cid])
     assert status["copula-speedup-gpu"] == "not checkable at this tier"
+
+
+def test_full_tier_model_and_samplers_run_at_its_width():
+    """The full tier (GPU, not run) configures d=256, 6 layers: its model builds and every sampler
+    runs on it at tiny N on the CPU (untrained weights)."""
+    from lab import tsfm
+    from lab.copula_sample_paths import samplers
+    cfg = config.resolve("full")
+    assert cfg.n_paths == 1000 and cfg.d_model == 256 and cfg.n_layers == 6
+    m = samplers.CountingModel(tsfm.build_model(experiments.model_config(cfg)))
+    ctx = np.abs(np.random.default_rng(0).normal(size=(2, cfg.context))) + 1
+    y, q = samplers.copula_paths(m, ctx, 3)
+    assert y.shape == (2, 3, cfg.horizon) and torch.isfinite(y).all()
+    ar = samplers.ar_paths(m, ctx, 2, commit=cfg.ar_commit)
+    assert ar.shape == (2, 2, cfg.horizon) and m.calls == 1 + -(-cfg.horizon // cfg.ar_commit)
+
+
+def test_increment_acf_of_independent_steps_is_minus_half():
+    from lab.copula_sample_paths.scores import increment_acf
+    x = latent_normals((1, 400, 200), 9)  # i.i.d. values: increments have lag-1 correlation -1/2
+    assert abs(float(increment_acf(x).mean()) + 0.5) < 0.02
+    walk = x.cumsum(-1)  # a random walk: i.i.d. increments, correlation 0
+    assert abs(float(increment_acf(walk).mean())) < 0.02

@@ -24,7 +24,7 @@ from lab import tsfm
 
 from . import samplers
 from .copula import estimate_rho, exact_ar1_correlation, latent_normals, sample_paths, toeplitz
-from .scores import aggregate_crps, crps_samples, energy_score, variogram_score
+from .scores import aggregate_crps, crps_samples, energy_score, increment_acf, variogram_score
 
 #: A skewed 9-level grid for the sampler checks (Bolt's levels 0.1..0.9).
 LEVELS = tuple(np.round(np.arange(1, 10) / 10, 2).tolist())
@@ -204,6 +204,9 @@ def bolt(cfg, show_progress: bool = False) -> dict:
         s = scores(pth, y)
         sweep[r] = {k: float(np.mean(v)) for k, v in s.items()}
     out.update(
+        increment_acf={"truth": float(increment_acf(y[:, None]).mean()),
+                       **{k: float(increment_acf(v).mean()) for k, v in (("independent", ind), ("copula", cop),
+                                                                          ("autoregressive", ar))}},
         scores=res, rho_hat=rho_hat, crps_equal_z=crps_z, rho_sweep=sweep, quantiles=q.numpy(), ctx=ctx_s, fut=fut_s,
         paths={"independent": ind[:4].numpy(), "autoregressive": ar[:4].numpy(), "copula": cop[:4].numpy()},
         calls=dict(independent=calls_ind, copula=calls_cop, copula_sequences=seqs_cop, ar_batched=calls_ar,

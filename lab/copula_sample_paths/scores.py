@@ -8,7 +8,8 @@ With N sample paths ``X_i ∈ R^H`` of the forecast and the outcome ``y ∈ R^H`
 - the energy score ``ES = E‖X - y‖ - ½ E‖X - X'‖``;
 - the variogram score of order γ, ``VS = Σ_{h<h'} w_{hh'} (|y_h - y_h'|^γ - E|X_h - X_h'|^γ)²``
   (w = 1, γ = 0.5);
-- the aggregate CRPS: the CRPS of ``Σ_h X_h`` against ``Σ_h y_h``.
+- the aggregate CRPS: the CRPS of ``Σ_h X_h`` against ``Σ_h y_h``;
+- (a diagnostic, not a score) the lag-1 autocorrelation of path increments ``ΔX_h``.
 
 All lower-is-better; inputs are torch or numpy, paths ``[..., N, H]`` and outcomes ``[..., H]``.
 """
@@ -64,3 +65,12 @@ def aggregate_crps(paths, y) -> torch.Tensor:
     """CRPS of the path sums ``Σ_h X_h`` at ``Σ_h y_h``, shape ``[...]``."""
     X, y = _t(paths), _t(y)
     return crps_samples(X.sum(-1, keepdim=True), y.sum(-1, keepdim=True))[..., 0]
+
+
+def increment_acf(paths) -> torch.Tensor:
+    """Lag-1 autocorrelation of the increments ``X_h - X_{h-1}`` along each path, ``[..., N]``
+    for paths ``[..., N, H]`` (or ``[...]`` for one path ``[..., H]`` given as ``[..., 1, H]``)."""
+    d = torch.diff(_t(paths), dim=-1)
+    d = d - d.mean(-1, keepdim=True)
+    den = (d * d).sum(-1)
+    return torch.where(den > 0, (d[..., 1:] * d[..., :-1]).sum(-1) / den.clamp_min(1e-300), torch.zeros_like(den))
