@@ -35,9 +35,9 @@ class Config:
     lm_steps: int = 500
     pool_size: int = 16
     embedding: str = "minilm"
-    heat_problems: int = 40
-    heat_lambda_c: tuple = (0.0, 0.5, 1.0, 2.0)
-    heat_lambda_s: tuple = (0.0, 0.75, 1.5, 3.0)
+    heat_problems: int = 30
+    heat_lambda_c: tuple = (0.0, 1.0, 2.0)
+    heat_lambda_s: tuple = (0.0, 1.5, 3.0)
     timing_widths: tuple = (16, 64, 256)
     bootstrap: int = 2000
     # full tier: tree-attention decode throughput on a GPU

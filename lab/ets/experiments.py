@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from lab.ets.clusters import MiniLMEmbedder, make_embedder
+from lab.ets.clusters import MiniLMEmbedder, StructuralEmbedder, make_embedder
 from lab.ets.env import PRM, make_problems, parse_step, apply_op
 from lab.ets.policy import LMPolicy, LMSpec, StochasticPolicy
 from lab.ets.search import SearchSettings, search
@@ -109,7 +109,8 @@ def bootstrap_ratio_ci(num: np.ndarray, den: np.ndarray, n_boot: int, seed: int,
 
 
 def lambda_grid(cfg, policy, embedder) -> dict:
-    """Accuracy and KV (relative to REBASE) of ETS over lambda_c x lambda_s at the first width."""
+    """Accuracy and KV (relative to REBASE) of ETS over lambda_c x lambda_s at the first width,
+    and ETS at the paper's lambdas with the structural embedding instead of ``embedder``."""
     problems = make_problems(cfg.heat_problems, cfg.depth, cfg.seed)
     prm = PRM(cfg.prm_noise, cfg.prm_margin, seed=cfg.seed)
     w = int(cfg.widths[0])
@@ -126,8 +127,15 @@ def lambda_grid(cfg, policy, embedder) -> dict:
         for j, ls in enumerate(cfg.heat_lambda_s):
             a, kv = run(SearchSettings("ets", lambda_c=lc, lambda_s=ls, **common))
             acc[i, j], kv_ratio[i, j] = a, base_kv / kv
+    structural = []
+    for emb in (embedder, StructuralEmbedder()):
+        st = SearchSettings("ets", lambda_c=cfg.lambda_c, lambda_s=float(cfg.lambda_s[0]), **common)
+        res = [search(p, policy, prm, st, np.random.default_rng([cfg.seed, p.id, w]), emb) for p in problems]
+        structural.append((float(np.mean([r.correct for r in res])), float(base_kv / np.sum([r.kv_total for r in res])),
+                           float(np.mean([np.mean([s[2] for s in r.solves]) if r.solves else 0 for r in res]))))
     return {"lambda_c": np.array(cfg.heat_lambda_c), "lambda_s": np.array(cfg.heat_lambda_s), "accuracy": acc,
-            "kv_reduction": kv_ratio, "rebase_accuracy": base_acc, "width": w, "problems": len(problems)}
+            "kv_reduction": kv_ratio, "rebase_accuracy": base_acc, "width": w, "problems": len(problems),
+            "embeddings": {"configured": structural[0], "structural": structural[1]}}
 
 
 def drawn_trees(cfg, policy, embedder, problem_index: int = 0) -> dict:
