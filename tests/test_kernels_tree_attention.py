@@ -133,3 +133,36 @@ def test_dispatcher_picks_reference_on_cpu_without_interpreter():
 def test_bench_needs_a_gpu():
     with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
         bench_tree_attention()
+
+
+def test_kernels_compile_for_hopper():
+    """Compile (no GPU needed) both kernels for sm_90 with fp16 and fp32 inputs."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    code = textwrap.dedent("""
+        import sys
+        try:
+            from triton.backends.compiler import GPUTarget
+            from triton.compiler import ASTSource
+        except ImportError as exc:
+            print("SKIP", exc); sys.exit(0)
+        import triton
+        from kernels import tree_attention as K
+        for ptr in ("*fp16", "*fp32"):
+            sig = dict(q_ptr=ptr, k_ptr=ptr, v_ptr=ptr, lens_ptr="*i32", table_ptr="*i32", nblk_ptr="*i32",
+                       m_ptr="*fp32", l_ptr="*fp32", acc_ptr="*fp32", scale="fp32", H="i32", H_KV="i32", D="i32",
+                       S="i32", max_blocks="i32", blocks_per_split="i32", BLOCK="constexpr", BLOCK_SIZE="i32",
+                       BLOCK_D="constexpr")
+            triton.compile(ASTSource(K._tree_attn_split_kernel, sig, dict(BLOCK=16, BLOCK_D=128)),
+                           target=GPUTarget("cuda", 90, 32))
+            print("compiled split", ptr)
+            sig = dict(m_ptr="*fp32", l_ptr="*fp32", acc_ptr="*fp32", out_ptr=ptr, lse_ptr="*fp32", D="i32", S="i32",
+                       BLOCK_S="constexpr", BLOCK_D="constexpr")
+            triton.compile(ASTSource(K._tree_attn_merge_kernel, sig, dict(BLOCK_S=8, BLOCK_D=128)),
+                           target=GPUTarget("cuda", 90, 32))
+            print("compiled merge", ptr)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    if out.stdout.startswith("SKIP"):
+        pytest.skip(out.stdout)
+    assert out.stdout.count("compiled") == 4, out.stdout

@@ -231,13 +231,13 @@ def check_experiments(claims: Claims, res: dict, times: dict, gpu: dict | None, 
 
 WHY_SHORT = {
     "ets-kv-reduction": (
-        "Our trees are eight steps deep with a 100-token prompt and 20–60-token steps; the paper's "
+        "Our trees are {depth} steps deep with a {prompt_tokens}-token prompt and {lo}–{hi}-token steps; the paper's "
         "searches run up to 25 steps of up to 256 tokens, where shared ancestors dominate the cache. "
         "The saving comes only from ancestors, since every candidate's own step is counted by every "
         "method, so shallow trees cap the ratio."
     ),
     "ets-accuracy-parity": (
-        "Pruning with λc = 1 removes candidates whose REBASE share is below the per-node cost; "
+        "Pruning removes candidates whose REBASE share is below the cost of the nodes they keep alive; "
         "with an oracle-plus-noise PRM a pruned branch is sometimes the only correct one."
     ),
     "ets-coverage-matters": (
@@ -252,5 +252,7 @@ WHY_SHORT = {
 }
 
 
-def findings_markdown(claims: Claims) -> str:
-    return _findings(claims, lambda cid: WHY_SHORT.get(cid, ""))
+def findings_markdown(claims: Claims, cfg) -> str:
+    """The verdict counts and our reading of each shortfall, with this run's sizes filled in."""
+    sizes = dict(depth=cfg.depth, prompt_tokens=cfg.prompt_tokens, lo=cfg.step_tokens[0], hi=cfg.step_tokens[1])
+    return _findings(claims, lambda cid: WHY_SHORT.get(cid, "").format(**sizes))

@@ -109,6 +109,8 @@ class MiniLMEmbedder:
         if self.model is None:
             try:
                 _hide_hub_kernels()
+                from transformers.utils import logging as hf_logging
+                hf_logging.disable_progress_bar()
                 self.model = self._package.load_model(device="cpu")
             except Exception as exc:  # a broken install, a missing sentence-transformers, bad weights
                 raise EmbeddingModelError(

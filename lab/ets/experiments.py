@@ -116,25 +116,26 @@ def lambda_grid(cfg, policy, embedder) -> dict:
     w = int(cfg.widths[0])
     common = dict(width=w, temperature=cfg.temperature, prompt_tokens=cfg.prompt_tokens, step_tokens=tuple(cfg.step_tokens))
 
-    def run(st):
-        res = [search(p, policy, prm, st, np.random.default_rng([cfg.seed, p.id, w]), embedder) for p in problems]
-        return np.mean([r.correct for r in res]), np.sum([r.kv_total for r in res])
+    seeds = [cfg.seed + k for k in range(cfg.n_seeds)]
 
-    base_acc, base_kv = run(SearchSettings("rebase", **common))
+    def run(st, emb=embedder):
+        res = [search(p, policy, prm, st, np.random.default_rng([s, p.id, w]), emb) for s in seeds for p in problems]
+        return np.mean([r.correct for r in res]), np.sum([r.kv_total for r in res]), res
+
+    base_acc, base_kv, _ = run(SearchSettings("rebase", **common))
     acc = np.zeros((len(cfg.heat_lambda_c), len(cfg.heat_lambda_s)))
     kv_ratio = np.zeros_like(acc)
     for i, lc in enumerate(cfg.heat_lambda_c):
         for j, ls in enumerate(cfg.heat_lambda_s):
-            a, kv = run(SearchSettings("ets", lambda_c=lc, lambda_s=ls, **common))
+            a, kv, _ = run(SearchSettings("ets", lambda_c=lc, lambda_s=ls, **common))
             acc[i, j], kv_ratio[i, j] = a, base_kv / kv
     structural = []
     for emb in (embedder, StructuralEmbedder()):
-        st = SearchSettings("ets", lambda_c=cfg.lambda_c, lambda_s=float(cfg.lambda_s[0]), **common)
-        res = [search(p, policy, prm, st, np.random.default_rng([cfg.seed, p.id, w]), emb) for p in problems]
-        structural.append((float(np.mean([r.correct for r in res])), float(base_kv / np.sum([r.kv_total for r in res])),
+        a, kv, res = run(SearchSettings("ets", lambda_c=cfg.lambda_c, lambda_s=float(cfg.lambda_s[0]), **common), emb)
+        structural.append((float(a), float(base_kv / kv),
                            float(np.mean([np.mean([s[2] for s in r.solves]) if r.solves else 0 for r in res]))))
     return {"lambda_c": np.array(cfg.heat_lambda_c), "lambda_s": np.array(cfg.heat_lambda_s), "accuracy": acc,
-            "kv_reduction": kv_ratio, "rebase_accuracy": base_acc, "width": w, "problems": len(problems),
+            "kv_reduction": kv_ratio, "rebase_accuracy": base_acc, "width": w, "problems": len(problems), "seeds": len(seeds),
             "embeddings": {"configured": structural[0], "structural": structural[1]}}
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import numpy as np
 
 from lab.ets.experiments import bootstrap_mean_ci
@@ -48,7 +49,7 @@ def heatmap(grid: dict):
                 ax.text(j, i, f"{values[i, j]:.1f}" if key == "accuracy" else f"{values[i, j]:.2f}",
                         ha="center", va="center", color="w" if values[i, j] < values.mean() else "k", fontsize=9)
         fig.colorbar(im, ax=ax, shrink=0.85)
-    fig.suptitle(f"ETS at width {grid['width']} on {grid['problems']} problems "
+    fig.suptitle(f"ETS at width {grid['width']} on {grid['problems']} problems x {grid['seeds']} seeds "
                  f"(REBASE accuracy {100 * grid['rebase_accuracy']:.1f}%)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -92,8 +93,8 @@ def draw_trees(trees: dict, names=("REBASE", "ETS")):
     handles = [plt.Line2D([], [], color="C2", marker="o", label="correct so far"),
                plt.Line2D([], [], color="C3", marker="o", label="wrong so far"),
                plt.Line2D([], [], color="0.75", marker="o", label="pruned (no children)")]
-    axes[0][0].legend(handles=handles, fontsize=9, loc="upper left")
-    fig.tight_layout()
+    fig.legend(handles=handles, fontsize=9, loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
@@ -126,6 +127,7 @@ def solve_times(times: dict):
     ax.axhline(50, color="k", ls="--", lw=1, label="50 ms target")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("program size N + M (candidates + ancestors)")
     ax.set_ylabel("solve time (ms, wall)")
     ax.grid(alpha=0.3, which="both")
