@@ -247,3 +247,11 @@ def test_full_tier_throughput_runs_tiny_on_cpu():
     assert sum(r["distinct_tokens"] for r in rows) == results[0].kv_total
     cfg = config.resolve("full")
     assert cfg.full_heads >= 1 and cfg.widths == (16, 64)
+
+
+def test_resolve_accepts_exactly_the_parameters_cell():
+    from lab import chapters
+    params = {name: p.default for name, p in chapters.parameters("ets").items()}
+    assert config.resolve(**params) == config.resolve("book")
+    with pytest.raises(ParameterError, match="widths"):
+        config.resolve(**{**params, "widths": [0, 8]})

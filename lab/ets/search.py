@@ -74,8 +74,9 @@ def weighted_vote(leaves: list[Node]) -> int | None:
     return min(totals, key=lambda a: (-totals[a], a))
 
 
-def _beam(scores, remaining, width):
-    keep = math.ceil(math.sqrt(width))
+def _beam(scores, remaining):
+    """Keep ceil(sqrt(W)) best, each with ceil(W / keep) children (W: the remaining width, as in the reference code)."""
+    keep = math.ceil(math.sqrt(remaining))
     order = np.argsort(-np.asarray(scores), kind="stable")
     counts = np.zeros(len(scores), dtype=int)
     counts[order[:keep]] = math.ceil(remaining / keep)
@@ -132,7 +133,7 @@ def search(problem: Problem, policy, prm: PRM, settings: SearchSettings, rng: np
         if s.method == "rebase":
             counts = rebase_allocation(scores, remaining, s.temperature)
         elif s.method == "beam":
-            counts = _beam(scores, remaining, s.width)
+            counts = _beam(scores, remaining)
         elif s.method == "dvts":
             counts = np.zeros(len(live), dtype=int)
             if depth == 1:  # split the first candidates into ceil(sqrt(W)) subtrees, in order
