@@ -237,13 +237,17 @@ WHY_SHORT = {
         "method, so shallow trees cap the ratio."
     ),
     "ets-accuracy-parity": (
-        "Pruning removes candidates whose REBASE share is below the cost of the nodes they keep alive; "
-        "with an oracle-plus-noise PRM a pruned branch is sometimes the only correct one."
+        "Part of the gap is not the pruning: at λc = λs = 0 the program keeps exactly REBASE's "
+        "candidates, and re-applying the allocation to them alone (the reference code's last step) "
+        "already costs accuracy (row 'ETS λ=0' of the table). The rest is pruning: a candidate whose "
+        "REBASE share does not pay for the nodes it keeps alive is sometimes the only correct one."
     ),
     "ets-coverage-matters": (
         "MiniLM places the three phrasings of one step far apart and steps that differ only in a "
-        "number close together, so its clusters track phrasing more than content; the coverage "
-        "bonus then protects phrasings, not ideas."
+        "number close together, so its clusters track phrasing more than content and the coverage "
+        "bonus protects phrasings, not ideas. The structural embedding, which sees content, did not "
+        "help on the λ-grid's problems either: here most wrong candidates are near-misses of the "
+        "right step, and covering them keeps wrong results alive as often as right ones."
     ),
     "ets-beam-tradeoff": (
         "Beam keeps ⌈√W⌉ nodes; in this task a correct step is common enough among the samples that "

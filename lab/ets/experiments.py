@@ -48,13 +48,19 @@ def embedder_for(cfg, policy, contexts):
 
 
 def methods(cfg, width_index: int) -> list[tuple[str, SearchSettings]]:
-    """The five methods at one width; ETS's lambda_s is the paper's for that width."""
+    """The methods at one width; ETS's lambda_s is the paper's for that width.
+
+    "ETS λ=0" is the program's corner lambda_c = lambda_s = 0: it keeps exactly the candidates
+    REBASE gives children to, then re-applies the allocation to them alone (the reference code's
+    last step), which isolates what that re-allocation does.
+    """
     w, ls = int(cfg.widths[width_index]), float(cfg.lambda_s[width_index])
     common = dict(width=w, temperature=cfg.temperature, prompt_tokens=cfg.prompt_tokens,
                   step_tokens=tuple(cfg.step_tokens))
     return [("REBASE", SearchSettings("rebase", **common)),
             ("beam", SearchSettings("beam", **common)),
             ("DVTS", SearchSettings("dvts", **common)),
+            ("ETS λ=0", SearchSettings("ets", lambda_c=0.0, lambda_s=0.0, **common)),
             ("ETS λs=0", SearchSettings("ets", lambda_c=cfg.lambda_c, lambda_s=0.0, **common)),
             ("ETS", SearchSettings("ets", lambda_c=cfg.lambda_c, lambda_s=ls, **common))]
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from lab.ets.experiments import bootstrap_mean_ci
 
-COLORS = {"REBASE": "C0", "beam": "C1", "DVTS": "C2", "ETS λs=0": "C4", "ETS": "C3"}
+COLORS = {"REBASE": "C0", "beam": "C1", "DVTS": "C2", "ETS λ=0": "C7", "ETS λs=0": "C4", "ETS": "C3"}
 plt.rcParams.update({"font.size": 10})
 
 
