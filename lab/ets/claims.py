@@ -239,8 +239,8 @@ WHY_SHORT = {
     "ets-accuracy-parity": (
         "Part of the gap is not the pruning: at λc = λs = 0 the program keeps exactly REBASE's "
         "candidates, and re-applying the allocation to them alone (the reference code's last step) "
-        "already costs accuracy (row 'ETS λ=0' of the table). The rest is pruning: a candidate whose "
-        "REBASE share does not pay for the nodes it keeps alive is sometimes the only correct one."
+        "changes which branches get the width (row 'ETS λ=0' of the table): what that row loses "
+        "against REBASE is the re-allocation's, what ETS loses beyond it is the pruning's."
     ),
     "ets-coverage-matters": (
         "MiniLM places the three phrasings of one step far apart and steps that differ only in a "
