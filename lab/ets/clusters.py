@@ -46,6 +46,7 @@ class StructuralEmbedder:
     """One-hot of the parsed step content; an unparseable step is its own state."""
 
     name = "structural"
+    fallback = ""  # set when it stands in for a MiniLM that is not installed
 
     def __init__(self):
         self._index: dict = {}

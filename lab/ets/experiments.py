@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from lab.ets.clusters import MiniLMEmbedder, StructuralEmbedder, make_embedder
+from lab.ets.clusters import EmbeddingModelError, MiniLMEmbedder, StructuralEmbedder, make_embedder
 from lab.ets.env import PRM, make_problems, parse_step, apply_op
 from lab.ets.policy import LMPolicy, LMSpec, StochasticPolicy
 from lab.ets.search import SearchSettings, search
@@ -38,9 +38,21 @@ def policy_quality(policy, contexts) -> dict:
 
 
 def embedder_for(cfg, policy, contexts):
-    """The configured embedder; MiniLM embeds every pooled step text once (cached on disk)."""
+    """The configured embedder; MiniLM embeds every pooled step text once (cached on disk).
+
+    When the MiniLM package is not installed, the structural embedding stands in and a message
+    naming the install command says so (``emb.fallback`` holds it); any other failure to load
+    MiniLM raises :class:`lab.ets.clusters.EmbeddingModelError`.
+    """
     t0 = time.process_time()
-    emb = make_embedder(cfg.embedding)
+    try:
+        emb = make_embedder(cfg.embedding)
+    except EmbeddingModelError as exc:
+        if "package is missing" not in str(exc):
+            raise
+        emb = StructuralEmbedder()
+        emb.fallback = f"MiniLM unavailable, structural clusters used instead: {exc}"
+        print(emb.fallback)
     if isinstance(emb, MiniLMEmbedder):
         emb.prefetch({t for ctx in contexts for t in policy.pool(ctx)})
         emb.save()
