@@ -18,7 +18,7 @@ def test_list_shows_each_chapter_with_parameters_and_planned_ones(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "nope"], "unknown chapter 'nope'; available chapters: xquant, forking_sequences"),
+    (["run", "nope"], "unknown chapter 'nope'; available chapters: xquant, ets, forking_sequences"),
     (["run", "semantic_regen"], "planned, not written yet"),
     (["run", "inversion_bias", "-p", "no_such_knob", "1"], "unknown parameter 'no_such_knob'"),
     (["run", "inversion_bias", "-p", "seed", "three"], "parameter 'seed' expects int"),
