@@ -1,7 +1,10 @@
 """The lab command: listing, and clear failures that leave no run folder behind."""
 import pytest
 
+from lab import chapters
 from lab.cli import main
+
+PLANNED = [n for n in chapters.PAPERS if n not in chapters.available()]
 
 
 @pytest.fixture
@@ -14,12 +17,15 @@ def test_list_shows_each_chapter_with_parameters_and_planned_ones(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "inversion_bias:" in out and "scale" in out and "'book'" in out
-    assert "planned:" in out and "semantic_regen" in out
+    if PLANNED:
+        assert "planned:" in out and PLANNED[0] in out
+    else:
+        assert "planned:" not in out
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "nope"], "unknown chapter 'nope'; available chapters: xquant, "),
-    (["run", "semantic_regen"], "planned, not written yet"),
+    (["run", "nope"], "unknown chapter 'nope'; available chapters: " + ", ".join(chapters.available())),
+    *([(["run", PLANNED[0]], "planned, not written yet")] if PLANNED else []),
     (["run", "inversion_bias", "-p", "no_such_knob", "1"], "unknown parameter 'no_such_knob'"),
     (["run", "inversion_bias", "-p", "seed", "three"], "parameter 'seed' expects int"),
     (["run", "inversion_bias", "-p", "scale", "huge"], "scale must be one of smoke, book, full"),
