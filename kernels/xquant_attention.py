@@ -302,17 +302,19 @@ def traffic(context: int, d: int, n_kv_heads: int, head_dim: int, n_heads: int, 
 
     * ``fp16_kv``: read K and V, ``2·T·d_kv·2`` bytes, ``4·T·H·d_h`` FLOPs;
     * ``absorbed``: two reads of the codes, scales and zeros (``T·(d·b/8 + 2·(d/G)·meta)`` each),
-      ``4·T·H·d`` FLOPs, plus the weights ``2·d·d_kv·2`` once per step (shared by the batch);
+      ``4·T·H·d`` FLOPs;
     * ``rope_rebuild_k``: the rebuild of K (``2·T·d·d_kv`` FLOPs, codes read once, K written and
       read in FP16) plus the absorbed value pass.
+
+    ``W_k, W_v`` (``2·d·d_kv·2`` bytes) are left out of every variant: each path reads them once
+    per step anyway, to project the new token (FP16 path) or to fold the query and output.
     """
     d_kv = n_kv_heads * head_dim
     x_pass = context * (d * bits // 8 + 2 * (d // group) * meta_bytes)
-    weights = 2 * d * d_kv * 2
     out = {
         "fp16_kv": {"bytes": batch * 2 * context * d_kv * 2, "flops": batch * 4 * context * n_heads * head_dim},
-        "absorbed": {"bytes": batch * 2 * x_pass + weights, "flops": batch * 4 * context * n_heads * d},
-        "rope_rebuild_k": {"bytes": batch * (2 * x_pass + 2 * context * d_kv * 2) + weights,
+        "absorbed": {"bytes": batch * 2 * x_pass, "flops": batch * 4 * context * n_heads * d},
+        "rope_rebuild_k": {"bytes": batch * (2 * x_pass + 2 * context * d_kv * 2),
                            "flops": batch * (2 * context * d * d_kv + 2 * context * n_heads * head_dim
                                              + 2 * context * n_heads * d)},
     }
