@@ -24,41 +24,12 @@ import json
 from kernels.harness import Ceilings, bound_by, roofline_ms
 from kernels.xquant_attention import traffic
 from lab.claims import Claims, rules
+from lab.gpu.kernels_page import committed_ceilings  # noqa: F401  (re-exported for the chapter)
 from lab.paths import results_dir
-
-#: NVIDIA's H100 SXM datasheet dense bf16 rate: used only where no GEMM rate was measured.
-H100_DATASHEET_BF16_FLOPS = 989e12
 
 VARIANTS = ("fp16_kv", "rebuild_kv", "absorbed", "rope_rebuild_k")
 LABELS = {"fp16_kv": "FP16 KV read", "rebuild_kv": "rebuild K, V from X (fused, ideal)",
           "absorbed": "absorbed attention on X (2 passes)", "rope_rebuild_k": "RoPE: rebuild K, absorb V"}
-
-
-def committed_ceilings() -> tuple[Ceilings, str, str]:
-    """Ceilings from the committed kernel records: ``(ceilings, device, how)``.
-
-    A record written by the new harness carries measured ``ceilings``; the older H100 records do
-    not, so the bandwidth is the best one any of them reached (FP16 KV read by SDPA, the FWHT's
-    one-pass rows) and the GEMM rate is the datasheet's.
-    """
-    best_bw, device = 0.0, "no committed record"
-    for path in sorted((results_dir() / "kernels").glob("*.json")):
-        rec = json.loads(path.read_text())
-        if rec.get("ceilings"):
-            return Ceilings.from_dict(rec["ceilings"]), rec["device"], f"measured in the run of {path.name}"
-        for r in rec.get("results", []):
-            if rec["op"] == "dequant_matmul" and r.get("kv_ms"):
-                bw = r["kv_bytes"] / (r["kv_ms"] * 1e-3)
-            elif rec["op"] == "fwht" and r.get("triton_gbps"):
-                bw = r["triton_gbps"] * 1e9
-            else:
-                continue
-            if bw > best_bw:
-                best_bw, device = bw, rec["device"]
-    how = ("bandwidth: best measured in the committed records (a lower bound of the device's); "
-           "GEMM rate: H100 datasheet dense bf16, not measured")
-    return Ceilings(best_bw or 3.35e12, {"float16": H100_DATASHEET_BF16_FLOPS, "bfloat16": H100_DATASHEET_BF16_FLOPS},
-                    "committed records + datasheet"), device, how
 
 
 def variant_cost(variant: str, context: int, batch: int, d: int, n_heads: int, n_kv_heads: int, bits: int,
