@@ -356,10 +356,13 @@ def bench_xquant_attention(contexts=(8192, 32768, 131072), batches=(1, 16), d: i
             q = torch.randn(batch, n_heads, head_dim, device="cuda", generator=gen).half()
             pos = torch.arange(L, device="cuda")
             with torch.no_grad():
-                xhat = dequantize(codes, scale, zero, bits, group, d).half()
-                k = (xhat @ w_k).view(batch, L, n_kv_heads, head_dim).transpose(1, 2).contiguous()
-                v = (xhat @ w_v).view(batch, L, n_kv_heads, head_dim).transpose(1, 2).contiguous()
-                del xhat
+                k = torch.empty(batch, n_kv_heads, L, head_dim, device="cuda", dtype=torch.float16)
+                v = torch.empty_like(k)
+                for i in range(batch):  # one sequence at a time: the unpacking's int64 temporaries are large
+                    xhat = dequantize(codes[i:i + 1], scale[i:i + 1], zero[i:i + 1], bits, group, d).half()[0]
+                    k[i] = (xhat @ w_k).view(L, n_kv_heads, head_dim).transpose(0, 1)
+                    v[i] = (xhat @ w_v).view(L, n_kv_heads, head_dim).transpose(0, 1)
+                    del xhat
                 rep = n_heads // n_kv_heads
 
                 def fp16():
