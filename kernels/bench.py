@@ -1,16 +1,23 @@
 """Run the kernels' GPU benchmarks and write one JSON file per kernel.
 
-    python -m kernels.bench                    # every kernel with a bench_<op> function
-    python -m kernels.bench fwht --out results/kernels
+    python -m kernels.bench                      # every kernel with a bench_<op> function
+    python -m kernels.bench fwht --out results/kernels --budget-s 420
 
-Each file ``<out>/<op>.json`` holds the device, the date, the library versions and the list
-that ``bench_<op>()`` returns (medians of CUDA-event timings, see each module). Chapters show
-these files (:mod:`lab.gpu_results`); they are committed under ``results/kernels/``.
+One command runs every kernel's benchmark within a time budget (:class:`kernels.harness.Budget`):
+the device's ceilings (copy bandwidth, fp16/bf16 GEMM rate) are measured first, in the same run
+(:func:`kernels.harness.measure_ceilings`), then each kernel in turn, one at a time, each guarded
+(a failure or a spent budget skips that kernel and says why) and each file written as soon as it
+is done. Each file ``<out>/<op>.json`` holds the device, the date, the library versions, the
+``code_hash`` that ``lab gpu --list`` compares with the code, the ceilings, the start and end of
+the section in ms since the run began, and the list that ``bench_<op>()`` returns (records built
+with :func:`kernels.harness.entry`). Chapters show these files (:mod:`lab.gpu_results`); they are
+committed under ``results/kernels/``.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import pkgutil
 import sys
@@ -19,20 +26,42 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import kernels
+from kernels import harness
+
+#: Modules of ``kernels/`` that are not kernels.
+NOT_KERNELS = ("bench", "dispatch", "harness")
 
 
 def benchmarked_ops() -> list[str]:
     """Kernel modules that define ``bench_<module name>``."""
     ops = []
     for info in pkgutil.iter_modules(kernels.__path__):
-        if info.name in ("bench", "dispatch"):
+        if info.name in NOT_KERNELS:
             continue
         if hasattr(importlib.import_module(f"kernels.{info.name}"), f"bench_{info.name}"):
             ops.append(info.name)
     return ops
 
 
-def run(op: str) -> dict:
+def make_record(op: str, results, *, device: str, commit: str, code_hash: str, versions: dict,
+                ceilings: dict | None, start_ms: float, end_ms: float) -> dict:
+    """The JSON record of one kernel's section (plain Python; tested on CPU)."""
+    return {
+        "op": op,
+        "device": device,
+        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit,
+        "code_hash": code_hash,  # what `lab gpu --list` compares with the code as it is now
+        **versions,
+        "ceilings": ceilings,
+        "start_ms": round(start_ms, 1),
+        "end_ms": round(end_ms, 1),
+        "wall_time_s": round((end_ms - start_ms) / 1e3, 1),
+        "results": results,
+    }
+
+
+def run(op: str, ceil: harness.Ceilings | None = None, budget: harness.Budget | None = None) -> dict:
     """Call ``kernels.<op>.bench_<op>()`` and wrap its result with where and when it ran."""
     import torch
     import triton
@@ -40,26 +69,23 @@ def run(op: str) -> dict:
     from lab import provenance
     from lab.gpu.sources import kernel_hash
 
+    budget = budget or harness.Budget(1e9)
     bench = getattr(importlib.import_module(f"kernels.{op}"), f"bench_{op}")
-    t0 = time.perf_counter()
-    results = bench()
-    return {
-        "op": op,
-        "device": provenance.device(),
-        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": provenance.git_commit(),
-        "code_hash": kernel_hash(op),  # what `lab gpu --list` compares with the code as it is now
-        "torch": torch.__version__,
-        "triton": triton.__version__,
-        "wall_time_s": round(time.perf_counter() - t0, 1),
-        "results": results,
-    }
+    kwargs = {"ceil": ceil} if "ceil" in inspect.signature(bench).parameters else {}
+    start = budget.elapsed_ms()
+    results = bench(**kwargs)
+    return make_record(op, results, device=provenance.device(), commit=provenance.git_commit(),
+                       code_hash=kernel_hash(op), versions={"torch": torch.__version__, "triton": triton.__version__},
+                       ceilings=ceil.as_dict() if ceil else None, start_ms=start, end_ms=budget.elapsed_ms())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ops", nargs="*", help="kernel modules to benchmark (default: all)")
     parser.add_argument("--out", default="results/kernels", help="folder for <op>.json")
+    parser.add_argument("--budget-s", type=float, default=420.0, help="wall-clock budget of the whole run")
+    parser.add_argument("--min-section-s", type=float, default=20.0,
+                        help="do not start a kernel's section with less than this left")
     args = parser.parse_args(argv)
     known = benchmarked_ops()
     unknown = [op for op in args.ops if op not in known]
@@ -67,18 +93,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown kernel(s) {', '.join(unknown)}; benchmarked kernels: {', '.join(known)}",
               file=sys.stderr)
         return 2
+    budget = harness.Budget(args.budget_s)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     status = 0
+    try:
+        ceil = harness.measure_ceilings()
+        print(f"ceilings: {json.dumps(ceil.as_dict())} ({budget.elapsed_ms():.0f} ms)")
+    except Exception as err:
+        print(f"ceilings: not measured: {type(err).__name__}: {err}", file=sys.stderr)
+        ceil, status = None, 1
     for op in args.ops or known:
         try:
-            record = run(op)
+            budget.check(op, args.min_section_s)
+            record = run(op, ceil, budget)
         except Exception as err:  # one kernel's failure must not lose the others' timings
             print(f"{op}: benchmark failed: {type(err).__name__}: {err}", file=sys.stderr)
             status = 1
             continue
         (out / f"{op}.json").write_text(json.dumps(record, indent=1, default=str))
-        print(f"{op}: {record['wall_time_s']} s on {record['device']}")
+        print(f"{op}: {record['start_ms']:.0f}-{record['end_ms']:.0f} ms on {record['device']}", flush=True)
     return status
 
 

@@ -15,13 +15,24 @@ offset :math:`b\\,(c \\bmod 8)` of word :math:`\\lfloor c/8\\rfloor` and spans a
 The kernel reads those bytes, shifts and masks in registers, applies the scale and zero, and
 feeds ``tl.dot``: X̂ never goes to memory. RoPE on K is left to the caller.
 
+When the group is a power of two of at least 16 channels, :func:`_dequant_matmul_group_kernel`
+takes k-blocks of exactly one group, reads each row's group as one run of ``G·b/8`` contiguous
+bytes, and folds the scale and zero out of the inner product exactly,
+
+.. math::
+
+    \\sum_{c \\in g} (q_{t,c} s_{t,g} + z_{t,g}) W_{c,:}
+      = s_{t,g} \\sum_{c\\in g} q_{t,c} W_{c,:} + z_{t,g} \\sum_{c \\in g} W_{c,:},
+
+so the tensor cores multiply the raw integer codes (exact in FP16/BF16) and each scale and zero
+is loaded once per row and group. On a GPU its tiles are autotuned; other groups take
+:func:`_dequant_matmul_kernel`.
+
 Arc of Triton's tutorials: :func:`_dequant_matmul_kernel`, the wrapper
 :func:`dequant_matmul_triton`, the torch reference :func:`dequant_matmul_reference`, the public
 :func:`dequant_matmul` (via :mod:`kernels.dispatch`), and :func:`bench_dequant_matmul`.
 """
 from __future__ import annotations
-
-import statistics
 
 import torch
 import triton
@@ -73,6 +84,57 @@ def _dequant_matmul_kernel(
              mask=row_ok[:, None] & col_ok[None, :])
 
 
+@triton.jit
+def _dequant_matmul_group_kernel(
+    codes_ptr,  # *uint8 [T, d * BITS / 8] packed codes
+    scale_ptr, zero_ptr,  # *[T, d / GROUP] per-group scale and zero
+    w_ptr,  # *[d, N]
+    out_ptr,  # *[T, N]
+    T, N, D,
+    stride_codes, stride_meta, stride_w, stride_out,
+    BITS: tl.constexpr,
+    GROUP: tl.constexpr,  # channels per group = the k-block, a power of two >= 16
+    BLOCK_T: tl.constexpr, BLOCK_N: tl.constexpr,
+):
+    pid_t, pid_n = tl.program_id(0), tl.program_id(1)
+    rows = pid_t * BLOCK_T + tl.arange(0, BLOCK_T)
+    cols = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    row_ok, col_ok = rows < T, cols < N
+    row_bytes = D * BITS // 8
+    kk = tl.arange(0, GROUP)
+    # bit position of channel k inside the group's GROUP*BITS/8 contiguous bytes (the group starts on a word)
+    bit = BITS * kk
+    byte = bit // 8
+    shift = bit % 8
+    two = (shift + BITS) > 8
+    row_base = codes_ptr + rows[:, None].to(tl.int64) * stride_codes
+    acc = tl.zeros((BLOCK_T, BLOCK_N), dtype=tl.float32)
+    for g in range(0, D // GROUP):
+        gbyte = g * (GROUP * BITS // 8)
+        lo = tl.load(row_base + gbyte + byte[None, :], mask=row_ok[:, None], other=0).to(tl.int32)
+        hi = tl.load(row_base + gbyte + byte[None, :] + 1,
+                     mask=row_ok[:, None] & two[None, :] & (gbyte + byte[None, :] + 1 < row_bytes), other=0).to(tl.int32)
+        q = ((lo | (hi << 8)) >> shift[None, :]) & ((1 << BITS) - 1)
+        c = g * GROUP + kk
+        w = tl.load(w_ptr + c[:, None] * stride_w + cols[None, :], mask=col_ok[None, :], other=0.0)
+        s = tl.load(scale_ptr + rows.to(tl.int64) * stride_meta + g, mask=row_ok, other=0.0).to(tl.float32)
+        z = tl.load(zero_ptr + rows.to(tl.int64) * stride_meta + g, mask=row_ok, other=0.0).to(tl.float32)
+        # s * (q W_g) + z * (1ᵀ W_g): codes are exact integers in the dot's dtype
+        acc += s[:, None] * tl.dot(q.to(w.dtype), w) + z[:, None] * tl.sum(w.to(tl.float32), axis=0)[None, :]
+    tl.store(out_ptr + rows[:, None] * stride_out + cols[None, :], acc.to(out_ptr.dtype.element_ty),
+             mask=row_ok[:, None] & col_ok[None, :])
+
+
+#: Tile configurations autotuned on a GPU (keyed by the problem's size); the interpreter takes the first.
+GROUP_CONFIGS = [
+    triton.Config({"BLOCK_T": bt, "BLOCK_N": bn}, num_warps=nw, num_stages=ns)
+    for bt, bn, nw, ns in ((128, 128, 8, 3), (128, 256, 8, 3), (64, 256, 8, 4), (128, 64, 4, 4), (64, 128, 4, 4),
+                           (256, 128, 8, 3))
+]
+_dequant_matmul_group_autotuned = triton.autotune(GROUP_CONFIGS, key=["T", "N", "D", "BITS", "GROUP"])(
+    _dequant_matmul_group_kernel)
+
+
 def _check(codes, scale, zero, w, bits, group, who):
     for name, t in (("codes", codes), ("scale", scale), ("zero", zero), ("w", w)):
         if not isinstance(t, torch.Tensor) or t.dim() != 2:
@@ -117,13 +179,21 @@ def dequant_matmul_triton(codes, scale, zero, w, bits: int, group: int, out_dtyp
         return out
     codes, w = codes.contiguous(), w.contiguous()
     scale, zero = scale.contiguous(), zero.contiguous()
+    args = (codes, scale, zero, w, out, t, n, w.shape[0], codes.stride(0), scale.stride(0), w.stride(0), out.stride(0))
+    if group >= 16 and not group & (group - 1) and w.dtype in (torch.float16, torch.bfloat16, torch.float32):
+        if dispatch.interpreter_on():
+            block_t, block_n = (32 if t >= 32 else 16), (64 if n >= 64 else 16)
+            _dequant_matmul_group_kernel[(triton.cdiv(t, block_t), triton.cdiv(n, block_n))](
+                *args, BITS=bits, GROUP=group, BLOCK_T=block_t, BLOCK_N=block_n)
+        else:
+            grid = lambda meta: (triton.cdiv(t, meta["BLOCK_T"]), triton.cdiv(n, meta["BLOCK_N"]))  # noqa: E731
+            _dequant_matmul_group_autotuned[grid](*args, BITS=bits, GROUP=group)
+        return out
     block_t = 64 if t >= 64 else 16
     block_n = 128 if n >= 128 else max(16, triton.next_power_of_2(n))
     block_k = 64
     grid = (triton.cdiv(t, block_t), triton.cdiv(n, block_n))
-    _dequant_matmul_kernel[grid](codes, scale, zero, w, out, t, n, w.shape[0],
-                                 codes.stride(0), scale.stride(0), w.stride(0), out.stride(0),
-                                 BITS=bits, GROUP=group, BLOCK_T=block_t, BLOCK_N=block_n, BLOCK_K=block_k,
+    _dequant_matmul_kernel[grid](*args, BITS=bits, GROUP=group, BLOCK_T=block_t, BLOCK_N=block_n, BLOCK_K=block_k,
                                  num_warps=4)
     return out
 
@@ -157,7 +227,7 @@ def dequant_matmul(codes, scale, zero, w, bits: int, group: int, out_dtype=None)
 
 
 def bench_dequant_matmul(contexts=(8192, 16384, 32768, 65536, 131072), d: int = 4096, n_heads: int = 32,
-                         n_kv_heads: int = 32, bits: int = 4, group: int = 128, repeats: int = 20) -> list[dict]:
+                         n_kv_heads: int = 32, bits: int = 4, group: int = 128, ceil=None) -> list[dict]:
     """One decode step's attention, K and V rebuilt from packed X vs read from an FP16 KV cache.
 
     Defaults are one Llama-2-7B layer (d = 4096, 32 heads of 128, MHA), batch 1. For each context
@@ -166,7 +236,13 @@ def bench_dequant_matmul(contexts=(8192, 16384, 32768, 65536, 131072), d: int = 
     * ``kv_ms``: ``scaled_dot_product_attention`` of one query over an FP16 K, V cache;
     * ``remat_ms``: :func:`dequant_matmul_triton` rebuilding [K|V] (FP16) from ``bits``-bit X,
       then the same attention on it (unfused: the rebuilt K, V are written and read once);
-    * ``remat_only_ms``: the kernel alone.
+    * ``remat_only_ms``: the kernel alone;
+    * ``unpack_matmul_ms``: the baseline it must beat, unpacking X̂ to FP16 in torch and ``torch.matmul``;
+    * ``cublas_ms``: ``torch.matmul`` of an already dense FP16 X̂ by W (the GEMM alone);
+    * ``fraction_of_gemm_rate``: the kernel's FLOP/s over the measured fp16 ``torch.matmul`` rate at
+      8192³ (``ceil``, issue 21's target ≥ 0.6 at ≥ 8K tokens), and ``fraction_of_roofline``.
+
+Timings are :func:`kernels.harness.time_ms` medians (20th/80th percentiles in ``*_p20_ms``, ``*_p80_ms``).
 
     Bytes: ``kv_bytes`` = 2·L·d_kv·2 read by the FP16 path; ``x_bytes`` = packed codes, scales and
     zeros plus :math:`W` (d·2d_kv·2) read by the kernel; ``remat_bytes`` adds the unfused write
@@ -182,23 +258,17 @@ def bench_dequant_matmul(contexts=(8192, 16384, 32768, 65536, 131072), d: int = 
     ok, reason = dispatch.triton_available(torch.device("cuda"))
     if not ok:
         raise RuntimeError(f"bench_dequant_matmul cannot run Triton here: {reason}")
+    from kernels import harness
+
     head_dim = d // n_heads
     d_kv = n_kv_heads * head_dim
     dev = "cuda"
-    flush = torch.empty(256 * 2**20, dtype=torch.int8, device=dev)
 
-    def median_ms(fn):
-        fn()
-        times = []
-        for _ in range(repeats):
-            flush.zero_()
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end))
-        return statistics.median(times)
+    def median_ms(fn, key=None, into=None):
+        timing = harness.time_ms(fn)
+        if into is not None:
+            into[f"{key}_p20_ms"], into[f"{key}_p80_ms"] = timing["p20_ms"], timing["p80_ms"]
+        return timing["median_ms"]
 
     w = torch.randn(d, 2 * d_kv, device=dev, dtype=torch.float16) / d**0.5
     q = torch.randn(1, n_heads, 1, head_dim, device=dev, dtype=torch.float16)
@@ -222,18 +292,37 @@ def bench_dequant_matmul(contexts=(8192, 16384, 32768, 65536, 131072), d: int = 
             vv = kv[:, d_kv:].view(L, n_kv_heads, head_dim).transpose(0, 1)[None]
             return attend(kk, vv)
 
+        def unpack_matmul():
+            xq = unpack_rows_reference(codes, bits, d).half()
+            xhat = xq * scale.repeat_interleave(group, 1) + zero.repeat_interleave(group, 1)
+            return xhat @ w
+
+        xdense = unpack_rows_reference(codes, bits, d).half() * scale.repeat_interleave(group, 1) \
+            + zero.repeat_interleave(group, 1)
         sample = slice(0, min(L, 256))
         err = (dequant_matmul_triton(codes[sample], scale[sample], zero[sample], w, bits, group).float()
                - dequant_matmul_reference(codes[sample], scale[sample], zero[sample], w, bits, group).float()).abs().max().item()
-        kv_ms = median_ms(lambda: attend(k, v))
-        remat_ms = median_ms(remat)
-        remat_only_ms = median_ms(lambda: dequant_matmul_triton(codes, scale, zero, w, bits, group))
+        row = {}
+        kv_ms = median_ms(lambda: attend(k, v), "kv", row)
+        remat_ms = median_ms(remat, "remat", row)
+        remat_only_ms = median_ms(lambda: dequant_matmul_triton(codes, scale, zero, w, bits, group), "remat_only", row)
+        unpack_ms = median_ms(unpack_matmul, "unpack_matmul", row)
+        cublas_ms = median_ms(lambda: xdense @ w, "cublas", row)
         kv_bytes = 2 * L * d_kv * 2
         x_bytes = codes.numel() + 4 * scale.numel() + w.numel() * 2
-        results.append(dict(context=L, d=d, d_kv=d_kv, bits=bits, group=group, kv_ms=kv_ms, remat_ms=remat_ms,
-                            remat_only_ms=remat_only_ms, kv_bytes=kv_bytes, x_bytes=x_bytes,
-                            remat_bytes=x_bytes + 2 * kv_bytes, flops=2 * L * d * 2 * d_kv,
-                            time_ratio=remat_ms / kv_ms, bytes_ratio=x_bytes / kv_bytes, max_abs_err=err))
-        del codes, scale, zero, k, v
+        flops = 2 * L * d * 2 * d_kv
+        out_bytes = L * 2 * d_kv * 2
+        row.update(context=L, d=d, d_kv=d_kv, bits=bits, group=group, kv_ms=kv_ms, remat_ms=remat_ms,
+                   remat_only_ms=remat_only_ms, unpack_matmul_ms=unpack_ms, cublas_ms=cublas_ms,
+                   kv_bytes=kv_bytes, x_bytes=x_bytes, remat_bytes=x_bytes + 2 * kv_bytes, flops=flops,
+                   time_ratio=remat_ms / kv_ms, bytes_ratio=x_bytes / kv_bytes, max_abs_err=err,
+                   kernel_TFLOPs=flops / (remat_only_ms * 1e-3) / 1e12,
+                   vs_unpack_matmul=remat_only_ms / unpack_ms)
+        if ceil is not None:
+            row["fraction_of_gemm_rate"] = flops / (remat_only_ms * 1e-3) / ceil.matmul("float16")
+            row["fraction_of_roofline"] = harness.roofline_ms(x_bytes + out_bytes, flops, ceil) / remat_only_ms
+            row["kv_fraction_of_copy_bw"] = kv_bytes / (kv_ms * 1e-3) / ceil.copy_bytes_per_s
+        results.append(row)
+        del codes, scale, zero, k, v, xdense
         torch.cuda.empty_cache()
     return results

@@ -10,8 +10,20 @@ conditioning vector (adaptive group norm) and applies SiLU:
     w_c + \\beta_c\\big)(1 + s_{bc}) + t_{bc}\\Big), \\qquad \\mathrm{SiLU}(z) = z\\,\\mathrm{sigmoid}(z),
 
 with ``μ, σ²`` the mean and (biased) variance over the ``C/G`` channels of group ``g`` and all
-pixels. In eager torch this is four kernels and three round trips through memory; fused, it
-reads ``x`` twice (statistics, then output) and writes ``y`` once.
+pixels. Once the statistics are known the op is, per channel, ``y = SiLU(a_c x + b_c)`` with
+
+.. math::
+
+    a_{bc} = \\frac{w_c (1 + s_{bc})}{\\sqrt{\\sigma^2_{bg} + \\epsilon}}, \\qquad
+    b_{bc} = (\\beta_c - \\mu_{bg}\\, a_{bc} / (1 + s_{bc}))(1 + s_{bc}) + t_{bc}
+           = \\beta_c (1 + s_{bc}) + t_{bc} - \\mu_{bg} a_{bc}.
+
+In eager torch this is four kernels and three round trips through memory. The fused kernel
+:func:`_groupnorm_silu_onchip_kernel` loads a whole group ``[C/G, HW]`` into registers once
+(every group of FLEX's blocks fits: at most :data:`MAX_ON_CHIP` elements), takes the mean and
+the variance about it on chip, forms ``a_c, b_c`` per channel (no per-element gathers or
+integer divisions) and writes ``y``: one read of ``x``, one write of ``y``. Larger groups take
+:func:`_groupnorm_silu_kernel`, which loops and reads ``x`` three times.
 
 Module layout as in Triton's tutorials and ``kernels/README.md``: the kernel
 :func:`_groupnorm_silu_kernel`, the wrapper :func:`groupnorm_silu_triton`, the torch
@@ -20,8 +32,6 @@ reference :func:`groupnorm_silu_reference`, the public :func:`groupnorm_silu` (d
 """
 from __future__ import annotations
 
-import statistics
-
 import torch
 import torch.nn.functional as F
 import triton
@@ -29,8 +39,64 @@ import triton.language as tl
 
 from kernels import dispatch
 
-#: Elements of a group one program iteration loads.
+#: Elements of a group one program iteration loads (looping kernel, large groups).
 BLOCK = 1024
+#: Largest padded group ``next_pow2(C/G) * next_pow2(HW)`` the one-read kernel holds on chip.
+MAX_ON_CHIP = 32768
+
+
+@triton.jit
+def _groupnorm_silu_onchip_kernel(
+    x_ptr,  # *[B, C, HW] input, contiguous
+    y_ptr,  # *[B, C, HW] output, same layout, any float dtype
+    w_ptr,  # *[C] group-norm weight (read only when HAS_AFFINE)
+    b_ptr,  # *[C] group-norm bias (read only when HAS_AFFINE)
+    s_ptr,  # *[B, C] modulation scale s (read only when HAS_MOD); the op uses (1 + s)
+    t_ptr,  # *[B, C] modulation shift t (read only when HAS_MOD)
+    C,  # channels
+    HW,  # pixels per channel
+    G,  # groups; one program normalises one (batch, group) pair
+    eps,  # variance epsilon
+    CPG: tl.constexpr,  # channels per group C // G
+    HAS_AFFINE: tl.constexpr,
+    HAS_MOD: tl.constexpr,
+    BLOCK_C: tl.constexpr,  # next power of two >= CPG
+    BLOCK_HW: tl.constexpr,  # next power of two >= HW
+    ACC_DTYPE: tl.constexpr,  # tl.float32, or tl.float64 for float64 input
+):
+    pid = tl.program_id(0)
+    n = pid // G
+    g = pid % G
+    cs = tl.arange(0, BLOCK_C)
+    ps = tl.arange(0, BLOCK_HW)
+    in_c = cs < CPG
+    inside = in_c[:, None] & (ps < HW)[None, :]
+    chan = g * CPG + cs  # channels of this group
+    offs = (n * C + chan)[:, None] * HW + ps[None, :]
+    x = tl.load(x_ptr + offs, mask=inside, other=0.0).to(ACC_DTYPE)  # the only read of x
+    count = CPG * HW
+    mean = tl.sum(tl.sum(x, axis=1), axis=0) / count
+    d = tl.where(inside, x - mean, 0.0)
+    rstd = 1.0 / tl.sqrt(tl.sum(tl.sum(d * d, axis=1), axis=0) / count + eps)
+    a = tl.full([BLOCK_C], 1.0, ACC_DTYPE) * rstd
+    b = tl.zeros([BLOCK_C], dtype=ACC_DTYPE)
+    if HAS_AFFINE:
+        a = a * tl.load(w_ptr + chan, mask=in_c, other=1.0).to(ACC_DTYPE)
+        b = tl.load(b_ptr + chan, mask=in_c, other=0.0).to(ACC_DTYPE)
+    if HAS_MOD:
+        s1 = 1.0 + tl.load(s_ptr + n * C + chan, mask=in_c, other=0.0).to(ACC_DTYPE)
+        a = a * s1
+        b = b * s1 + tl.load(t_ptr + n * C + chan, mask=in_c, other=0.0).to(ACC_DTYPE)
+    # y = SiLU(a (x - mean) + b), per channel a, b
+    h = a[:, None] * d + b[:, None]
+    y = h / (1.0 + tl.exp(-h))
+    tl.store(y_ptr + offs, y.to(y_ptr.dtype.element_ty), mask=inside)
+
+
+def onchip_blocks(channels_per_group: int, hw: int) -> tuple[int, int] | None:
+    """``(BLOCK_C, BLOCK_HW)`` of the one-read kernel, or None when the padded group is too large."""
+    bc, bhw = triton.next_power_of_2(channels_per_group), triton.next_power_of_2(max(hw, 1))
+    return (bc, bhw) if bc * bhw <= MAX_ON_CHIP else None
 
 
 @triton.jit
@@ -126,6 +192,9 @@ def groupnorm_silu_triton(x: torch.Tensor, groups: int, weight=None, bias=None, 
                           eps: float = 1e-5) -> torch.Tensor:
     """The same op as :func:`groupnorm_silu_reference`, one Triton program per (batch, group).
 
+    ``x`` may be float32, float16, bfloat16 (statistics in float32, output in ``x``'s dtype) or
+    float64. Groups of at most :data:`MAX_ON_CHIP` padded elements are read once; larger ones
+    take the looping kernel.
     Not differentiable. Raises RuntimeError when Triton cannot run on ``x.device``.
     """
     _check(x, groups, weight, bias, scale, shift, "groupnorm_silu_triton")
@@ -142,8 +211,15 @@ def groupnorm_silu_triton(x: torch.Tensor, groups: int, weight=None, bias=None, 
     dummy = xc  # never read when the flag is off
     args = [p.detach().contiguous() if p is not None else dummy for p in (weight, bias, scale, shift)]
     acc = tl.float64 if x.dtype == torch.float64 else tl.float32
-    _groupnorm_silu_kernel[(b * groups,)](xc, y, *args, c, hw, groups, eps, HAS_AFFINE=has_affine,
-                                          HAS_MOD=has_mod, BLOCK=BLOCK, ACC_DTYPE=acc)
+    blocks = onchip_blocks(c // groups, hw)
+    if blocks is not None:
+        warps = max(4, min(32, blocks[0] * blocks[1] // 1024))
+        _groupnorm_silu_onchip_kernel[(b * groups,)](xc, y, *args, c, hw, groups, eps, CPG=c // groups,
+                                                     HAS_AFFINE=has_affine, HAS_MOD=has_mod, BLOCK_C=blocks[0],
+                                                     BLOCK_HW=blocks[1], ACC_DTYPE=acc, num_warps=warps)
+    else:
+        _groupnorm_silu_kernel[(b * groups,)](xc, y, *args, c, hw, groups, eps, HAS_AFFINE=has_affine,
+                                              HAS_MOD=has_mod, BLOCK=BLOCK, ACC_DTYPE=acc)
     return y
 
 
@@ -159,55 +235,56 @@ def groupnorm_silu(x: torch.Tensor, groups: int, weight=None, bias=None, scale=N
 
 
 def bench_groupnorm_silu(shapes=((16, 64, 128, 128), (16, 128, 64, 64), (16, 128, 32, 32), (16, 256, 16, 16)),
-                         groups: int = 32, repeats: int = 50, dtype: torch.dtype = torch.float32) -> list[dict]:
-    """Time :func:`groupnorm_silu_triton` against the eager torch reference on the GPU.
+                         groups: int = 32, dtypes=(torch.float32, torch.bfloat16), ceil=None) -> list[dict]:
+    """Time :func:`groupnorm_silu_triton` against eager torch and ``torch.compile`` on the GPU.
 
-    The shapes are those of FLEX ``small``'s ResNet blocks on 128² inputs (batch 16).
-    Medians of ``repeats`` runs with CUDA events, L2 flushed before each; bandwidth counts
-    one read and one write of ``x`` (the fused kernel really reads it twice).
+    The shapes are those of FLEX ``small``'s ResNet blocks on 128² inputs (batch 16). Timings
+    from :func:`kernels.harness.time_ms`; the least bytes are one read of ``x`` and one write of
+    ``y`` (the parameters are negligible), which is also what the one-read kernel moves (the
+    looping kernel for huge groups moves four times ``x``'s size).
 
     Returns
     -------
     list of dict
-        Per shape: ``shape, triton_ms, reference_ms, speedup, triton_gbps, max_abs_err``.
+        One :func:`kernels.harness.entry` per shape, dtype and variant (``triton``, ``eager torch``,
+        ``torch.compile``), the Triton one with ``max_abs_err`` against the reference.
 
     Raises
     ------
     RuntimeError
         Without a CUDA GPU on which Triton runs.
     """
+    from kernels import harness
+
     if not torch.cuda.is_available():
         raise RuntimeError("bench_groupnorm_silu needs a CUDA GPU; torch.cuda.is_available() is False")
     ok, reason = dispatch.triton_available(torch.device("cuda"))
     if not ok:
         raise RuntimeError(f"bench_groupnorm_silu cannot run Triton here: {reason}")
-    flush = torch.empty(256 * 2**20, dtype=torch.int8, device="cuda")
-
-    def median_ms(fn, *args):
-        fn(*args)
-        times = []
-        for _ in range(repeats):
-            flush.zero_()
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn(*args)
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end))
-        return statistics.median(times)
-
+    compiled, why = harness.compiled(groupnorm_silu_reference)
     results = []
     gen = torch.Generator(device="cuda").manual_seed(0)
-    for shape in shapes:
-        b, c = shape[:2]
-        x = torch.randn(shape, device="cuda", dtype=dtype, generator=gen)
-        w, bias = torch.randn(c, device="cuda", generator=gen), torch.randn(c, device="cuda", generator=gen)
-        s, t = 0.1 * torch.randn(b, c, device="cuda", generator=gen), torch.randn(b, c, device="cuda", generator=gen)
-        args = (x, groups, w, bias, s, t)
-        with torch.no_grad():
-            err = (groupnorm_silu_triton(*args).double() - groupnorm_silu_reference(*args).double()).abs().max().item()
-            t_tri, t_ref = median_ms(groupnorm_silu_triton, *args), median_ms(groupnorm_silu_reference, *args)
-        gb = 2 * x.numel() * x.element_size() / 1e9
-        results.append(dict(shape=list(shape), groups=groups, triton_ms=t_tri, reference_ms=t_ref,
-                            speedup=t_ref / t_tri, triton_gbps=gb / (t_tri / 1e3), max_abs_err=err))
+    for dtype in dtypes:
+        for shape in shapes:
+            b, c = shape[:2]
+            x = torch.randn(shape, device="cuda", generator=gen).to(dtype)
+            w, bias = (torch.randn(c, device="cuda", generator=gen).to(dtype) for _ in range(2))
+            s, t = (0.1 * torch.randn(b, c, device="cuda", generator=gen).to(dtype) for _ in range(2))
+            args = (x, groups, w, bias, s, t)
+            with torch.no_grad():
+                err = (groupnorm_silu_triton(*args).double() - groupnorm_silu_reference(*args).double()).abs().max().item()
+                hw = x[0, 0].numel()
+                one_read = onchip_blocks(c // groups, hw) is not None
+                min_bytes = 2 * x.numel() * x.element_size()
+                common = dict(shape=list(shape), groups=groups, dtype=str(dtype).replace("torch.", ""), ceil=ceil)
+                results.append(harness.entry("triton", harness.time_ms(lambda: groupnorm_silu_triton(*args)),
+                                             min_bytes=min_bytes, design_bytes=min_bytes * (1 if one_read else 2),
+                                             one_read=one_read, max_abs_err=err, **common))
+                for name, fn in (("eager torch", groupnorm_silu_reference), ("torch.compile", compiled)):
+                    if fn is None:
+                        results.append({"name": name, "shape": list(shape), "error": why})
+                        continue
+                    base = harness.time_baseline(name, lambda fn=fn: fn(*args))
+                    results.append(harness.entry(name, base, min_bytes=min_bytes, **common) if "median_ms" in base
+                                   else {**base, "shape": list(shape)})
     return results

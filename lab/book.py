@@ -23,6 +23,7 @@ import yaml
 
 from lab import chapters, scorecard
 from lab.gpu import page as gpu_page
+from lab.gpu import kernels_page
 from lab.execute import RunResult, execute, latest_runs
 from lab.paths import book_dir, repo_root
 from lab.provenance import source_hash
@@ -137,6 +138,7 @@ def main(jobs: int | None = None, force: bool = False, html: bool = True, verbos
     page = scorecard.write(pinned)
     print(f"  scorecard -> {page}")
     print(f"  GPU work -> {gpu_page.write()}")
+    print(f"  kernels -> {kernels_page.write()}")
     code = 0
     if html:
         code = build_html(stage(dirs), verbose=verbose)

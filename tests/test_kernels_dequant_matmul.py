@@ -121,9 +121,39 @@ def test_kernel_compiles_for_hopper():
             triton.compile(ASTSource(K._dequant_matmul_kernel, sig, const), target=GPUTarget("cuda", 90, 32),
                            options=dict(num_warps=4))
             print("compiled", bits)
+            if bits not in (3, 4):
+                continue
+            sig = {k: v for k, v in sig.items() if k != "BLOCK_K"}
+            for cfg in K.GROUP_CONFIGS:
+                const = dict(BITS=bits, GROUP=128, **cfg.kwargs)
+                triton.compile(ASTSource(K._dequant_matmul_group_kernel, sig, const), target=GPUTarget("cuda", 90, 32),
+                               options=dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages))
+            print("compiled group", bits)
     """)
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     if res.stdout.startswith("SKIP"):
         pytest.skip(res.stdout)
-    assert res.stdout.count("compiled") == 4, res.stdout
+    assert res.stdout.count("compiled") == 6, res.stdout
+
+
+@needs_triton
+@pytest.mark.parametrize("group, kernel", [(16, "_dequant_matmul_group_kernel"), (64, "_dequant_matmul_group_kernel"),
+                                           (8, "_dequant_matmul_kernel"), (24, "_dequant_matmul_kernel")])
+def test_group_sized_k_blocks_are_taken_when_the_group_allows(group, kernel, monkeypatch):
+    """Power-of-two groups >= 16 take the k-block = group kernel (scale, zero folded out of the dot)."""
+    import kernels.dequant_matmul as K
+
+    launched = []
+    for name in ("_dequant_matmul_group_kernel", "_dequant_matmul_kernel"):
+        jit = getattr(K, name)
+
+        class Spy:
+            def __getitem__(self, grid, _jit=jit, _name=name):
+                launched.append(_name)
+                return _jit[grid]
+        monkeypatch.setattr(K, name, Spy())
+    codes, scale, zero, w, dense = _case(37, 3 * group if group != 24 else 48, 20, 3, group, seed=group)
+    out = dequant_matmul_triton(codes, scale, zero, w, 3, group)
+    assert launched == [kernel]
+    torch.testing.assert_close(out.double(), dense, rtol=1e-4, atol=1e-4)

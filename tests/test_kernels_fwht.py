@@ -107,18 +107,41 @@ def test_triton_kernel_matches_dense_hadamard_in_other_dtypes(dtype, eps):
 
 
 @needs_triton
-def test_triton_two_pass_split_matches_dense_hadamard(monkeypatch):
-    # rows longer than one program's limit use H_{n1 n2} = H_{n1} (x) H_{n2}
-    # (the dense 2^14 x 2^14 matrix would take 2 GB: compare with the float64 reference,
+@pytest.mark.parametrize("n, dtype, passes", [(2**15, torch.float32, 1), (2**16, torch.float32, 2),
+                                              (2**14, torch.float64, 1), (2**15, torch.float64, 2)])
+def test_triton_one_pass_limits_and_two_pass_beyond(n, dtype, passes, monkeypatch):
+    # (the dense n x n matrix would take gigabytes: compare with the float64 reference,
     # itself pinned to the dense matrix above)
-    x = _random((3, 2**14), torch.float32, seed=14, device=TRITON_DEVICE)
+    launches = []
+    for name in ("_launch", "_launch_cols"):
+        original = getattr(fwht_module, name)
+        monkeypatch.setattr(fwht_module, name, lambda *a, _o=original, _n=name: launches.append(_n) or _o(*a))
+    x = _random((2, n), dtype, seed=n, device=TRITON_DEVICE)
     expected = fwht_reference(x.double()).cpu().numpy()
+    eps = 1e-6 if dtype == torch.float32 else 1e-14
     np.testing.assert_allclose(fwht_triton(x).cpu().double().numpy(), expected, rtol=0,
-                               atol=1e-6 * 2**7 * 14 * float(x.abs().max()))
+                               atol=eps * math.sqrt(n) * math.log2(n) * float(x.abs().max()))
+    assert launches == (["_launch"] if passes == 1 else ["_launch", "_launch_cols"])
+
+
+@needs_triton
+@pytest.mark.parametrize("log2n, rows, dtype", [(5, 5, torch.float32), (8, 1, torch.float32), (7, 37, torch.float32),
+                                                (10, 3, torch.float32), (6, 4, torch.float64), (9, 2, torch.bfloat16)])
+def test_triton_two_pass_split_matches_dense_hadamard(log2n, rows, dtype, monkeypatch):
+    # rows longer than one program's limit use H_{n1 n2} = H_{n1} (x) H_{n2}; with the limit at 16
+    # (8 in float64): one column pass for n <= 256 (64 in float64), nested transposes beyond
     monkeypatch.setattr(fwht_module, "MAX_N_PER_PROGRAM", 16)
-    for log2n in (5, 10):  # one split (16 * 2) and a nested one (16 * 16 * 4)
-        x = _random((5, 2**log2n), torch.float32, seed=log2n, device=TRITON_DEVICE)
-        _assert_close_to_dense(fwht_triton(x), x, eps=1e-6)
+    x = _random((rows, 2**log2n), dtype, seed=log2n, device=TRITON_DEVICE)
+    y = fwht_triton(x)
+    assert y.dtype == dtype and y.shape == x.shape
+    _assert_close_to_dense(y, x, eps={torch.float32: 1e-6, torch.float64: 1e-14, torch.bfloat16: 1e-2}[dtype])
+
+
+def test_column_pass_tiles_are_wide_enough_to_coalesce():
+    assert fwht_module._cols_config(2, 2**15)[0] == 4096
+    assert fwht_module._cols_config(64, 2**15)[0] == 128
+    assert fwht_module._cols_config(2, 16)[0] == 16  # never wider than the rows
+    assert fwht_module.max_n_one_pass(torch.float32) == 2**15 and fwht_module.max_n_one_pass(torch.float64) == 2**14
 
 
 @needs_triton
@@ -261,8 +284,22 @@ def test_fwht_kernel_compiles_for_hopper_without_spilling():
             print("SKIP", exc); sys.exit(0)
         from kernels import fwht as F
         cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends/nvidia/bin/cuobjdump")
-        for ptr, acc in (("*fp32", tl.float32), ("*fp64", tl.float64), ("*bf16", tl.float32)):
-            for n, rows in ((1, 37), (16, 37), (1024, 3), (F.MAX_N_PER_PROGRAM, 1)):
+        import torch
+        for ptr, acc, dt in (("*fp32", tl.float32, torch.float32), ("*fp64", tl.float64, torch.float64),
+                             ("*bf16", tl.float32, torch.bfloat16)):
+            n2 = F.max_n_one_pass(dt)
+            for n1 in (2, 64):  # the column pass of 2 * n2 and 64 * n2
+                bc, nw = F._cols_config(n1, n2)
+                sig = dict(x_ptr=ptr, out_ptr=ptr, N2="i32", col_blocks="i32", N1="constexpr", LOG_N1="constexpr",
+                           BLOCK_COLS="constexpr", ACC_DTYPE="constexpr")
+                kernel = triton.compile(ASTSource(F._fwht_cols_kernel, sig, dict(N1=n1, LOG_N1=n1.bit_length() - 1,
+                                        BLOCK_COLS=bc, ACC_DTYPE=acc)), target=GPUTarget("cuda", 90, 32),
+                                        options=dict(num_warps=nw))
+                with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+                    f.write(kernel.asm["cubin"]); f.flush()
+                    usage = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True).stdout
+                print("compiled cols", ptr, n1, "LOCAL", re.search(r"LOCAL:(\\d+)", usage).group(1))
+            for n, rows in ((1, 37), (16, 37), (1024, 3), (F.max_n_one_pass(dt), 1)):
                 block_rows, num_warps = F._launch_config(rows, n)
                 signature = dict(x_ptr=ptr, out_ptr=ptr, n_rows="i32", row_stride="i32", N="constexpr",
                                  LOG_N="constexpr", BLOCK_ROWS="constexpr", ACC_DTYPE="constexpr")
@@ -278,7 +315,7 @@ def test_fwht_kernel_compiles_for_hopper_without_spilling():
     if result.stdout.startswith("SKIP"):
         pytest.skip(f"this Triton has no ASTSource/GPUTarget: {result.stdout}")
     compiled = [line for line in result.stdout.splitlines() if line.startswith("compiled")]
-    assert len(compiled) == 12, result.stdout
+    assert len(compiled) == 18, result.stdout
     assert all(line.endswith("LOCAL 0") for line in compiled), result.stdout
 
 

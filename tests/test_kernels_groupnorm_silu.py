@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from kernels import dispatch
+from kernels import groupnorm_silu as gn
 from kernels.groupnorm_silu import (BLOCK, bench_groupnorm_silu, groupnorm_silu, groupnorm_silu_reference,
                                     groupnorm_silu_triton)
 
@@ -52,7 +53,10 @@ def test_reference_matches_the_definition(shape, groups, affine, mod):
     ((2, 32, 2, 2), 32),  # one channel per group, as FLEX's GN(32) at 32 channels
 ])
 @pytest.mark.parametrize("affine,mod", [(True, True), (False, False)])
-def test_triton_matches_the_reference(shape, groups, affine, mod):
+@pytest.mark.parametrize("kernel", ["one read", "loop"])
+def test_triton_matches_the_reference(shape, groups, affine, mod, kernel, monkeypatch):
+    if kernel == "loop":
+        monkeypatch.setattr(gn, "MAX_ON_CHIP", 0)
     args = _args(shape, groups, affine, mod)
     out = groupnorm_silu_triton(*args)
     assert out.shape == args[0].shape and out.dtype == torch.float64
@@ -101,3 +105,71 @@ def test_flex_block_uses_the_same_op():
     h, s, t = torch.randn(3, 8, 5, 5), torch.randn(3, 8), torch.randn(3, 8)
     expected = torch.nn.functional.silu(block.norm_out(h) * (1 + s[..., None, None]) + t[..., None, None])
     torch.testing.assert_close(adaptive_groupnorm_silu(h, block.norm_out, s, t), expected, rtol=1e-6, atol=1e-6)
+
+
+@needs_triton
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_in_and_out(dtype):
+    x, groups, w, b, s, t = _args((2, 12, 7, 9), 4, dtype=torch.float32, seed=5)
+    xh = x.to(dtype)
+    out = groupnorm_silu_triton(xh, groups, w.to(dtype), b.to(dtype), s.to(dtype), t.to(dtype))
+    assert out.dtype == dtype
+    exact = _definition(xh.float(), groups, w.to(dtype).float(), b.to(dtype).float(), s.to(dtype).float(),
+                        t.to(dtype).float())
+    tol = 2e-2 if dtype == torch.bfloat16 else 4e-3  # one rounding of the output
+    np.testing.assert_allclose(out.double().numpy(), exact, rtol=tol, atol=tol)
+
+
+def test_flex_groups_fit_on_chip_and_huge_ones_do_not():
+    # FLEX small at 128^2: GN(32) over 64 channels at 128x128 is the largest group
+    assert gn.onchip_blocks(64 // 32, 128 * 128) == (2, 16384)
+    assert gn.onchip_blocks(256 // 32, 16 * 16) == (8, 256)
+    assert gn.onchip_blocks(3, 33 * 17) == (4, 1024)
+    assert gn.onchip_blocks(4, 128 * 128) is None
+
+
+def test_one_read_kernel_reads_x_once():
+    """The one-read kernel has a single load of x and no loop; the dispatch picks it for FLEX's groups."""
+    import inspect
+
+    src = inspect.getsource(gn._groupnorm_silu_onchip_kernel.fn)
+    import re
+
+    assert src.count("tl.load(x_ptr") == 1 and not re.search(r"^\s+for ", src, re.M)
+    loop = inspect.getsource(gn._groupnorm_silu_kernel.fn)
+    assert loop.count("tl.load(x_ptr") == 3  # the fallback for huge groups reads x three times
+
+
+def test_one_read_kernel_compiles_for_hopper_at_the_largest_flex_group():
+    """Compile (no GPU needed) the one-read kernel for sm_90 at [2, 16384] in fp32 and bf16."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    code = textwrap.dedent("""
+        import sys
+        import triton
+        import triton.language as tl
+        try:
+            from triton.backends.compiler import GPUTarget
+            from triton.compiler import ASTSource
+        except ImportError as exc:
+            print("SKIP", exc); sys.exit(0)
+        from kernels import groupnorm_silu as K
+        for ptr in ("*fp32", "*bf16"):
+            sig = dict(x_ptr=ptr, y_ptr=ptr, w_ptr=ptr, b_ptr=ptr, s_ptr=ptr, t_ptr=ptr, C="i32", HW="i32", G="i32",
+                       eps="fp32", CPG="constexpr", HAS_AFFINE="constexpr", HAS_MOD="constexpr", BLOCK_C="constexpr",
+                       BLOCK_HW="constexpr", ACC_DTYPE="constexpr")
+            consts = dict(CPG=2, HAS_AFFINE=True, HAS_MOD=True, BLOCK_C=2, BLOCK_HW=16384, ACC_DTYPE=tl.float32)
+            triton.compile(ASTSource(K._groupnorm_silu_onchip_kernel, sig, consts), target=GPUTarget("cuda", 90, 32),
+                           options=dict(num_warps=32))
+            print("compiled", ptr)
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    if out.stdout.startswith("SKIP"):
+        pytest.skip(out.stdout)
+    assert out.stdout.count("compiled") == 2, out.stdout

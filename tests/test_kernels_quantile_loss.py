@@ -136,16 +136,106 @@ def test_kernels_compile_for_hopper():
             print("SKIP", exc); sys.exit(0)
         from kernels import quantile_loss as K
         for ptr, q in (("*fp32", 3), ("*bf16", 9)):
-            common = dict(yhat_ptr=ptr, y_ptr=ptr, mask_ptr=ptr, tau_ptr="*fp32")
-            tail = dict(n_rows="i32", Q="constexpr", BLOCK_Q="constexpr", BLOCK="constexpr")
+            common = dict(yhat_ptr=ptr, y_ptr=ptr, mask_ptr="*i1", tau_ptr="*fp32")
+            tail = dict(Q="constexpr", BLOCK_Q="constexpr", BLOCK="constexpr")
             consts = dict(Q=q, BLOCK_Q=triton.next_power_of_2(q), BLOCK=K.BLOCK_ROWS)
-            for kernel, sig in ((K._quantile_loss_fwd_kernel, {**common, "partial_ptr": "*fp32", **tail}),
-                                (K._quantile_loss_bwd_kernel, {**common, "grad_ptr": ptr, "scale": "fp32", **tail})):
+            for kernel, sig in ((K._quantile_loss_fwd_kernel, {**common, "partial_ptr": "*fp32", "n_rows": "i32",
+                                                                "n_programs": "i32", **tail}),
+                                (K._quantile_loss_bwd_kernel, {**common, "grad_ptr": ptr, "gout_ptr": ptr,
+                                                                "inv_ptr": "*fp32", "n_rows": "i32", **tail})):
                 triton.compile(ASTSource(kernel, sig, consts), target=GPUTarget("cuda", 90, 32))
                 print("compiled", kernel.__name__, ptr, q)
+            sig = dict(partial_ptr="*fp32", loss_ptr=ptr, inv_ptr="*fp32", n_programs="i32", Q="constexpr",
+                       BLOCK="constexpr")
+            triton.compile(ASTSource(K._quantile_loss_finish_kernel, sig, dict(Q=q, BLOCK=K.BLOCK_PARTIALS)),
+                           target=GPUTarget("cuda", 90, 32))
+            print("compiled finish", ptr, q)
     """)
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     if out.stdout.startswith("SKIP"):
         pytest.skip(out.stdout)
-    assert out.stdout.count("compiled") == 4, out.stdout
+    assert out.stdout.count("compiled") == 6, out.stdout
+
+
+@needs_triton
+def test_wrapper_never_syncs_with_the_host(monkeypatch):
+    """On CPU: forward + backward call no .item(), float(), int(), bool() or .tolist() on a tensor
+    from inside kernels/quantile_loss.py (each of those is a host sync on a GPU), and copy the
+    levels to the device once, not per step."""
+    import kernels.quantile_loss as K
+
+    calls = []
+
+    def spy(name, original):
+        def wrapped(self, *a, **kw):
+            if sys._getframe(1).f_code.co_filename == K.__file__:
+                calls.append(name)
+            return original(self, *a, **kw)
+        return wrapped
+
+    for name in ("item", "tolist", "__float__", "__int__", "__bool__", "__index__", "cpu", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, spy(name, getattr(torch.Tensor, name)))
+    yhat, y, mask, taus = _inputs((3, 5, 7, 4), 9)
+    K._LEVELS.clear()
+    for _ in range(2):
+        yhat.requires_grad_(True)
+        yhat.grad = None
+        quantile_loss_triton(yhat, y, mask, taus).backward()
+    assert calls == []
+    assert len(K._LEVELS) == 1  # one copy of the levels for two steps
+    exp_loss, exp_grad = _numpy_loss_and_grad(yhat.detach(), y, mask, taus)
+    np.testing.assert_allclose(yhat.grad.double().numpy(), exp_grad, rtol=1e-5, atol=1e-8)
+
+
+@needs_triton
+def test_upstream_gradient_is_read_on_the_device():
+    yhat, y, mask, taus = _inputs((2, 4, 5, 3), 10)
+    yhat.requires_grad_(True)
+    (3.5 * quantile_loss_triton(yhat, y, mask, taus)).backward()
+    _, exp_grad = _numpy_loss_and_grad(yhat.detach(), y, mask, taus)
+    np.testing.assert_allclose(yhat.grad.double().numpy(), 3.5 * exp_grad, rtol=1e-5, atol=1e-8)
+
+
+@needs_triton
+def test_levels_as_a_tensor_are_checked():
+    yhat, y, mask, taus = _inputs((2, 3, 3), 11)
+    got = quantile_loss_triton(yhat, y, mask, torch.tensor(taus))
+    ref = quantile_loss_reference(yhat.double(), y.double(), mask, taus)
+    assert got.item() == pytest.approx(ref.item(), rel=1e-5)
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        quantile_loss_triton(yhat, y, mask, torch.tensor([0.2, 0.5, 1.5]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (sync debug mode, CUDA graphs)")
+def test_gpu_step_has_no_sync_and_replays_in_a_cuda_graph():
+    yhat, y, mask, taus = _inputs((64, 16, 48, 9), 12)
+    yhat, y, mask = yhat.cuda().requires_grad_(True), y.cuda(), mask.cuda()
+
+    def step():
+        yhat.grad = None
+        loss = quantile_loss_triton(yhat, y, mask, taus)
+        loss.backward()
+        return loss
+
+    step()  # the one-time copy of the levels happens here
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    exp_loss, exp_grad = _numpy_loss_and_grad(yhat.detach().cpu(), y.cpu(), mask.cpu(), taus)
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        step()
+    torch.cuda.current_stream().wait_stream(s)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        loss = step()
+    yhat.data.copy_(yhat.data * 0.5)
+    graph.replay()
+    exp_loss, exp_grad = _numpy_loss_and_grad(yhat.detach().cpu(), y.cpu(), mask.cpu(), taus)
+    assert loss.item() == pytest.approx(exp_loss, rel=1e-5)
+    np.testing.assert_allclose(yhat.grad.cpu().double().numpy(), exp_grad, rtol=1e-5, atol=1e-8)
