@@ -307,6 +307,9 @@ def test_two_runs_at_once_keep_their_kernels_apart(tmp_path, monkeypatch):
     import jupytext
 
     monkeypatch.setenv("LAB_RUNS_DIR", str(tmp_path / "runs"))
+    # two executes in threads of one process race on os.environ (each sets and restores
+    # LAB_RUN_DIR for its kernel); let monkeypatch restore it, so no later test inherits it
+    monkeypatch.delenv("LAB_RUN_DIR", raising=False)
     nb = jupytext.reads("---\nkernelspec:\n  name: python3\n  display_name: Python 3\n  language: python\n---\n\n"
                         "```{code-cell} ipython3\n:tags: [parameters]\nscale: str = 'book'  # tier\n```\n\n"
                         "```{code-cell} ipython3\nimport time\ntime.sleep(2)\n```\n", fmt="md:myst")
@@ -341,9 +344,19 @@ def test_a_real_ctrl_c_leaves_one_line_and_an_interrupted_folder(tmp_path):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     base = tmp_path / "runs" / "inversion_bias"
     deadline = time.time() + 120
-    while time.time() < deadline and not list(base.glob("*/kernel.log")):  # the kernel has started
+    def executing() -> bool:  # papermill saves the notebook after each cell: one has run
+        for nb in base.glob("*/inversion_bias.ipynb"):
+            try:
+                cells = json.loads(nb.read_text())["cells"]
+            except (OSError, ValueError, KeyError):
+                continue
+            if any(c.get("execution_count") for c in cells if c.get("cell_type") == "code"):
+                return True
+        return False
+
+    while time.time() < deadline and not executing():  # the kernel has started and runs cells
         time.sleep(0.2)
-    time.sleep(3)  # and is executing cells (the smoke run takes longer than this)
+    time.sleep(0.5)
     assert proc.poll() is None, "the run finished before it could be interrupted"
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
