@@ -81,3 +81,12 @@ def test_smoke_claims_exact_rows_reproduced():
                "treering-broken-by-bg-regen", "dwtdct-fragile", "dwtdct-needs-passthrough", "mssim-vs-full-ssim",
                "learned-wm-below-075", "paper-1000-prompts"}
     assert dossier <= set(status)
+
+
+def test_full_tier_is_configured_and_runs_at_smoke_size():
+    full = config.resolve("full")
+    assert (full.tr_side, full.tr_seeds, full.tr_radius, full.wm_side) == (64, 1000, 10, 512)
+    # the full tier's code path (key radius 10/64 of the side, 512² scenes) at a tiny size
+    small = config.resolve("full", tr_side=16, tr_seeds=3, tr_radius=2, wm_side=256, wm_images=3)
+    tr = experiments.treering_experiment(small)
+    assert tr["roundtrip"].max() < 1e-9 and all(v.shape == (3,) for v in tr["p"].values())
