@@ -50,3 +50,14 @@ def test_bad_input():
         K.ssim_triton(x, x, 1.0, torch.ones(1, 12, 11, dtype=torch.bool))
     with pytest.raises(ValueError, match="dtype"):
         K.ssim_triton(x, x.float())
+
+
+def test_public_ssim_dispatches_and_agrees():
+    from kernels import dispatch
+    gen = torch.Generator().manual_seed(7)
+    x = torch.rand((1, 3, 15, 12), generator=gen, dtype=torch.float64)
+    y = x.flip(-1)
+    m = torch.rand((1, 15, 12), generator=gen) < 0.3
+    out = K.ssim(x, y, 1.0, m)
+    assert dispatch.explain("ssim")  # says which implementation ran and why
+    assert torch.allclose(out, K.ssim_reference(x, y, 1.0, m), atol=1e-12)
