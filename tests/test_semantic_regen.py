@@ -90,3 +90,13 @@ def test_full_tier_is_configured_and_runs_at_smoke_size():
     small = config.resolve("full", tr_side=16, tr_seeds=3, tr_radius=2, wm_side=256, wm_images=3)
     tr = experiments.treering_experiment(small)
     assert tr["roundtrip"].max() < 1e-9 and all(v.shape == (3,) for v in tr["p"].values())
+
+
+def test_paste_back_sweep_end_points():
+    cfg = config.resolve("smoke")
+    s = experiments.paste_back_sweep(cfg, fractions=(0.0, 1.0), n_images=2)
+    assert s["acc"].shape == (2, 2)
+    # everything repainted: another photo without the watermark decodes at chance (96 bits, sd 0.05);
+    # nothing repainted: the clean decode (dwtDct itself misses some bits on some photos)
+    assert np.all((s["acc"][:, 1] > 0.3) & (s["acc"][:, 1] < 0.7))
+    assert s["acc"][:, 0].mean() > s["acc"][:, 1].mean() + 0.1

@@ -76,3 +76,18 @@ def image_panel(panel: dict, tr_example: dict):
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def paste_back_curve(sweep: dict):
+    """dwtDct bit accuracy after paste-back against the repainted fraction (mean ± se over photos)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    acc = sweep["acc"]
+    ax.errorbar(sweep["fractions"], acc.mean(0), yerr=acc.std(0) / np.sqrt(len(acc)), marker="o", capsize=3)
+    ax.axhline(0.75, color="k", ls="--", lw=1, label="removed if ≤ 0.75")
+    ax.axhline(0.5, color="gray", ls=":", lw=1, label="chance")
+    ax.set_xlabel("repainted fraction of the image (paste-back)")
+    ax.set_ylabel("mean bit accuracy")
+    ax.set_ylim(0.3, 1.02)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
