@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# the dwtDct reference (SemanticRegen chapter); --no-deps: its opencv-python needs libGL
+	$(BIN)/python -m pip install --quiet --no-deps "invisible-watermark>=0.2.0"
 	rm -f $(BIN)/.installed $(BIN)/.installed-*
 	touch $@
 
