@@ -60,7 +60,6 @@ def few_shot(cfg, lam: float, task: str, variants=("data", "pde", "hybrid", "scr
              shots=None) -> dict:
     """Error after fine-tuning on ``N`` samples of ``task``: ``{variant: [seeds, len(shots)]}``."""
     shots = tuple(shots or cfg.shots)
-    test = train.task_data(task, cfg.n_test, cfg.n, seed=70_000)
     out = {v: np.zeros((cfg.n_seeds, len(shots))) for v in variants}
     for k in range(cfg.n_seeds):
         seed = cfg.seed + k
@@ -68,7 +67,7 @@ def few_shot(cfg, lam: float, task: str, variants=("data", "pde", "hybrid", "scr
             pre = None if v == "scratch" else variant_config(cfg, v, seed, lam)
             for j, n_shots in enumerate(shots):
                 ft = FinetuneConfig(pre, task, n_shots, seed=seed, noise=noise, steps=cfg.finetune_steps)
-                out[v][k, j] = float(train.evaluate(train.finetuned(ft, base(cfg, seed)), test).mean())
+                out[v][k, j] = train.finetuned_error(ft, base(cfg, seed), task, cfg.n_test, test_seed=70_000)
     return {"shots": np.array(shots), "error": out}
 
 

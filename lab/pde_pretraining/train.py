@@ -147,6 +147,21 @@ def finetuned(cfg: FinetuneConfig, arch: PretrainConfig) -> FNO2d:
     return model
 
 
+def finetuned_error(cfg: FinetuneConfig, arch: PretrainConfig, task: str, n_test: int, test_seed: int) -> float:
+    """Mean relative L2 error of the fine-tuned model on ``n_test`` samples of ``task`` (seed
+    ``test_seed``). Only the number is cached (bytes, not the model's megabyte): fine-tuned models
+    are many and each is used for this one evaluation."""
+    def build():
+        model = FNO2d(5, arch.width, arch.modes, arch.layers, seed=cfg.seed)
+        model.load_state_dict(_build_finetuned(cfg, arch)["state"])
+        test = task_data(task, n_test, arch.n, seed=test_seed)
+        return {"error": float(evaluate(model, test).mean())}
+
+    key = {"cfg": asdict(cfg), "arch": asdict(replace(arch, variant="data", seed=0)),
+           "test": [task, n_test, test_seed]}
+    return cached("pde_pretraining/finetune_error", key, build)["error"]
+
+
 @torch.no_grad()
 def evaluate(model: FNO2d, samples: problems.Samples) -> torch.Tensor:
     """Per-sample relative L2 error on ``samples`` (the mean is removed for Poisson, whose
