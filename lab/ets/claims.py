@@ -133,7 +133,7 @@ def accuracy_parity(claims: Claims, res: dict, n_boot: int, seed: int):
         e_mean = float(ets["correct"].mean())
         values.append(100 * (e_mean - r_mean))
         texts.append(f"width {w}: ETS {100 * e_mean:.1f}% vs REBASE {100 * r_mean:.1f}% (interval from {100 * r_lo:.1f}%)")
-        verdicts.append(rules.bounds([e_mean], lower=r_lo, what=f"ETS accuracy at width {w} against REBASE's 95% lower end"))
+        verdicts.append(rules.bounds([e_mean], lower=r_lo, what=f"ETS accuracy at width {w} against REBASE's 95% lower end", kind="magnitude"))
     claims.judge(
         "ets-accuracy-parity", "ETS accuracy is within noise of REBASE's",
         paper_value="minimal accuracy degradation", paper_source=PAPER,
@@ -210,7 +210,7 @@ def ilp_time(claims: Claims, times: dict, width: int = 64):
         "ets-ilp-time", "the ETS program solves in ≤ 50 ms per step at width 64 on a CPU",
         paper_value="– (issue target)", paper_source="issue",
         criterion="median wall time per solve ≤ 50 ms",
-        verdict=rules.bounds([1e3 * med], upper=50.0, what="median solve time (ms)"),
+        verdict=rules.bounds([1e3 * med], upper=50.0, what="median solve time (ms)", kind="magnitude"),
         ours=1e3 * rows[:, 3], over="solves", ours_text=f"median {1e3 * med:.1f} ms over {len(rows)} solves (shared CPU)")
 
 

@@ -96,7 +96,7 @@ def throughput(claims: Claims, mem: dict) -> None:
         "memdet-throughput", "out of core costs little more than in-memory Cholesky",
         paper_value="(issue target)", paper_source="issue 18",
         criterion="slowest n_b within 2× of in-memory scipy.linalg.cholesky on the same n, one run",
-        verdict=rules.bounds([ratio], upper=2.0, what="time / scipy time", kind="structural"),
+        verdict=rules.bounds([ratio], upper=2.0, what="time / scipy time", kind="magnitude"),
         ours_text=f"{ratio:.2f}× at n_b = {worst['num_blocks']} (scipy {mem['scipy_seconds']:.2f} s, n = {mem['n']})")
 
 
@@ -119,7 +119,7 @@ def extrapolates(claims: Claims, heat: dict) -> None:
         "flodance-extrapolates", "a fit in the asymptotic window predicts ℓ_n",
         paper_value="0.02–4% (Table 1); < 0.4% (Fig. J.3)", paper_source="Table 1, Fig. J.3",
         criterion="< 10% for the best window of the heat-map (all windows published)",
-        verdict=rules.bounds([heat["best_err"]], upper=0.10, what="best relative error"), ours=heat["best_err"],
+        verdict=rules.bounds([heat["best_err"]], upper=0.10, what="best relative error", kind="magnitude"), ours=heat["best_err"],
         ours_text=f"best {100 * heat['best_err']:.2f}% at (n₀, n_s, q) = ({b['n0']}, {b['ns']}, {b['q']}) on Matérn "
                   f"n = {heat['n']}; naive ℓ_{{n_s}}·n/n_s: {100 * heat['naive_err']:.0f}%")
 
@@ -162,8 +162,8 @@ def low_precision(claims: Claims, nt: dict) -> None:
 
 def slq_conditioning(claims: Claims, wis: dict, nt: dict) -> None:
     verdict = rules.all_of(
-        rules.bounds(wis["slq"], upper=0.01, what="SLQ error on Wishart"),
-        rules.bounds(nt["slq"], lower=0.10, what="SLQ error on the NTK"), kind="structural")
+        rules.bounds(wis["slq"], upper=0.01, what="SLQ error on Wishart", kind="magnitude"),
+        rules.bounds(nt["slq"], lower=0.10, what="SLQ error on the NTK", kind="magnitude"), kind="magnitude")
     claims.judge(
         "slq-conditioning", "SLQ is accurate on a well-conditioned matrix and poor on an NTK",
         paper_value="0.18% (Wishart, simulation); 80–101% (NTKs)", paper_source="Table 2; dossier simulation",

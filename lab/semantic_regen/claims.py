@@ -54,7 +54,7 @@ def treering_survives(claims: Claims, tr: dict) -> None:
     means = [tr["p"][a].mean() for a in ("blur", "regen")]
     claims.judge("treering-survives-blur-regen", "blur and regeneration keep mean p < 0.05",
                  paper_value="3.1e-5 (blur) … 1.3e-3 (DiffWM)", paper_source=SRC, criterion="holds",
-                 verdict=rules.bounds(means, upper=0.05, strict=True, what="mean p after blur, regeneration"),
+                 verdict=rules.bounds(means, upper=0.05, strict=True, what="mean p after blur, regeneration", kind="magnitude"),
                  ours=means, ours_text="mean p: blur, regeneration (fixture)",
                  note=f"4× regeneration: mean p {tr['p']['rinse4x'].mean():.3g} (paper 0.016)")
 
@@ -64,7 +64,7 @@ def treering_broken(claims: Claims, tr: dict) -> None:
     claims.judge("treering-broken-by-bg-regen",
                  "repainting about 60% of the background raises mean p above 0.05",
                  paper_value="0.0998", paper_source=SRC, criterion="holds",
-                 verdict=rules.bounds(v, lower=0.05, strict=True, what="mean p after exact background regeneration"),
+                 verdict=rules.bounds(v, lower=0.05, strict=True, what="mean p after exact background regeneration", kind="magnitude"),
                  ours=v, ours_text=f"paste-back, pass-through; repainted {tr['repaint_fraction'].mean():.2f}",
                  note=f"a classical (Telea) fill leaves mean p {tr['p']['bg-telea-pass'].mean():.2g}")
 
@@ -73,14 +73,14 @@ def dwtdct_fragile(claims: Claims, wm: dict) -> None:
     acc = wm["acc"]["blur"]
     claims.judge("dwtdct-fragile", "blur r=8 drives bit accuracy to about 0.5",
                  paper_value="0.503", paper_source=SRC, criterion="< 0.6",
-                 verdict=rules.bounds([acc.mean()], upper=0.6, strict=True, what="mean bit accuracy after blur"),
+                 verdict=rules.bounds([acc.mean()], upper=0.6, strict=True, what="mean bit accuracy after blur", kind="magnitude"),
                  ours=acc, ours_text="mean over images", over="images")
 
 
 def dwtdct_needs_passthrough(claims: Claims, wm: dict) -> None:
     paste, pas = wm["acc"]["bg-photo-paste"].mean(), wm["acc"]["bg-photo-pass"].mean()
-    v = rules.all_of(rules.bounds([paste], lower=0.75, strict=True, what="paste-back mean bit accuracy"),
-                     rules.bounds([pas], upper=0.75, what="pass-through mean bit accuracy"))
+    v = rules.all_of(rules.bounds([paste], lower=0.75, strict=True, what="paste-back mean bit accuracy", kind="magnitude"),
+                     rules.bounds([pas], upper=0.75, what="pass-through mean bit accuracy", kind="magnitude"))
     claims.judge("dwtdct-needs-passthrough", "paste-back keeps bits (above 0.75); pass-through drops them to about 0.5",
                  paper_value="prediction from the code, not the paper", paper_source="dossier", criterion="holds",
                  verdict=v, ours=[paste, pas], ours_text="mean bit accuracy: paste-back, pass-through",
