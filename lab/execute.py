@@ -37,6 +37,21 @@ class _DropUnknownParameterWarning(logging.Filter):
 logging.getLogger("papermill").addFilter(_DropUnknownParameterWarning())
 
 
+class _DropDeadKernelEcho(logging.Filter):
+    """A kernel that dies (Ctrl-C reaches it with the rest of the process group, or a crash) is
+    reported by ``lab run`` in one line; nbclient's log line and asyncio's "Task exception was never
+    retrieved" for the same ``DeadKernelError`` would only repeat it, with a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not (msg.startswith("Kernel died while waiting for execute reply")
+                    or (msg.startswith("Task exception was never retrieved") and "DeadKernelError" in msg))
+
+
+for _name in ("papermill", "nbclient", "traitlets", "asyncio", "NotebookClient"):
+    logging.getLogger(_name).addFilter(_DropDeadKernelEcho())
+
+
 #: Exceptions that describe bad input or missing data, not a bug: shown as their message alone.
 USER_ERRORS = ("MissingData", "DataMismatch", "ParameterError", "ChapterError")
 

@@ -365,3 +365,18 @@ def test_a_real_ctrl_c_leaves_one_line_and_an_interrupted_folder(tmp_path):
     assert len(lines) == 1 and "INTERRUPTED" in lines[0], err
     (run_dir,) = base.iterdir()
     assert (run_dir / "INTERRUPTED").exists() and not (run_dir / "results.json").exists()
+
+
+def test_a_dead_kernel_is_not_echoed_by_nbclient_or_asyncio(caplog):
+    """`lab run` says in one line that the kernel died; the libraries' echoes of it are dropped."""
+    import logging
+
+    import lab.execute  # noqa: F401  (installs the filters)
+
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("papermill").error("Kernel died while waiting for execute reply.")
+        logging.getLogger("asyncio").error("Task exception was never retrieved\nfuture: <Task finished "
+                                           "exception=DeadKernelError('Kernel died')>")
+        logging.getLogger("asyncio").error("Task exception was never retrieved\nfuture: <Task exception=ValueError()>")
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and "ValueError" in messages[0]
