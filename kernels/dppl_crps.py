@@ -36,6 +36,27 @@ MAX_N = 16384
 
 
 @triton.jit
+def _project_row(mu_ptr, var_ptr, a_ptr, a_row_stride, b_ptr, y_ptr, r, cols, m, n, eps2):
+    """Row ``r``'s oblique projection and standardised residual, shared by both kernels:
+    ``s = aᵀΣa``, ``e = aᵀμ − b``, ``μ̂ = μ − Σa·e/s``, ``v̂ = max(v − v²a²/s, 0)``,
+    ``σ = sqrt(v̂ + ε²)``, ``z = (y − μ̂)/σ``, with Φ(z) and φ(z)."""
+    mu = tl.load(mu_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
+    v = tl.load(var_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
+    a = tl.load(a_ptr + r * a_row_stride + cols, mask=m, other=0.0).to(tl.float32)
+    y = tl.load(y_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
+    b = tl.load(b_ptr + r).to(tl.float32)
+    s = tl.sum(a * a * v, axis=0)
+    e = tl.sum(a * mu, axis=0) - b
+    mu_h = mu - v * a * e / s
+    v_h = tl.maximum(v - v * v * a * a / s, 0.0)
+    sig = tl.sqrt(v_h + eps2)
+    z = (y - mu_h) / sig
+    cdf = 0.5 * (1.0 + tl.erf(z * 0.7071067811865476))
+    pdf = 0.3989422804014327 * tl.exp(-0.5 * z * z)
+    return v, a, s, e, sig, z, cdf, pdf
+
+
+@triton.jit
 def _dppl_crps_fwd_kernel(
     mu_ptr, var_ptr,  # *[R, n] predicted means and variances, contiguous
     a_ptr,  # *[R, n] constraint rows (stride 0 rows when shared)
@@ -50,20 +71,8 @@ def _dppl_crps_fwd_kernel(
     r = tl.program_id(0)
     cols = tl.arange(0, BLOCK)
     m = cols < n
-    mu = tl.load(mu_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
-    v = tl.load(var_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
-    a = tl.load(a_ptr + r * a_row_stride + cols, mask=m, other=0.0).to(tl.float32)
-    y = tl.load(y_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
-    b = tl.load(b_ptr + r).to(tl.float32)
-    # s = a^T Sigma a, e = a^T mu - b
-    s = tl.sum(a * a * v, axis=0)
-    e = tl.sum(a * mu, axis=0) - b
-    mu_h = mu - v * a * e / s
-    v_h = tl.maximum(v - v * v * a * a / s, 0.0)
-    sig = tl.sqrt(v_h + eps2)
-    z = (y - mu_h) / sig
-    cdf = 0.5 * (1.0 + tl.erf(z * 0.7071067811865476))
-    pdf = 0.3989422804014327 * tl.exp(-0.5 * z * z)
+    v, a, s, e, sig, z, cdf, pdf = _project_row(mu_ptr, var_ptr, a_ptr, a_row_stride, b_ptr, y_ptr,
+                                                r, cols, m, n, eps2)
     crps = sig * (z * (2.0 * cdf - 1.0) + 2.0 * pdf - 0.5641895835477563)
     tl.store(out_ptr + r, tl.sum(tl.where(m, crps, 0.0), axis=0))
 
@@ -79,19 +88,8 @@ def _dppl_crps_bwd_kernel(
     r = tl.program_id(0)
     cols = tl.arange(0, BLOCK)
     m = cols < n
-    mu = tl.load(mu_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
-    v = tl.load(var_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
-    a = tl.load(a_ptr + r * a_row_stride + cols, mask=m, other=0.0).to(tl.float32)
-    y = tl.load(y_ptr + r * n + cols, mask=m, other=0.0).to(tl.float32)
-    b = tl.load(b_ptr + r).to(tl.float32)
-    s = tl.sum(a * a * v, axis=0)
-    e = tl.sum(a * mu, axis=0) - b
-    mu_h = mu - v * a * e / s
-    v_h = tl.maximum(v - v * v * a * a / s, 0.0)
-    sig = tl.sqrt(v_h + eps2)
-    z = (y - mu_h) / sig
-    cdf = 0.5 * (1.0 + tl.erf(z * 0.7071067811865476))
-    pdf = 0.3989422804014327 * tl.exp(-0.5 * z * z)
+    v, a, s, e, sig, z, cdf, pdf = _project_row(mu_ptr, var_ptr, a_ptr, a_row_stride, b_ptr, y_ptr,
+                                                r, cols, m, n, eps2)
     g = tl.where(m, (1.0 - 2.0 * cdf) * scale, 0.0)                         # dL/dmu_hat
     w = tl.where(m, (2.0 * pdf - 0.5641895835477563) / (2.0 * sig) * scale, 0.0)  # dL/dv_hat
     alpha = tl.sum(g * v * a, axis=0)
