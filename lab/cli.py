@@ -5,7 +5,7 @@ and show the data and the cache.
     lab run <chapter> [--scale smoke|book|full] [-p NAME VALUE]...
     lab book [--jobs N] [--force] [--no-html]
     lab scorecard [--sweep DIR]
-    lab gpu [--list] [--budget SECONDS]
+    lab gpu [--list] [--budget SECONDS] [--jobs N] [--logs DIR] [NAME ...]
     lab sweep <chapter> [--scale S] -p NAME V1 V2 ... [--executor local|slurm] [--jobs N]
     lab sweep --resume DIR
     lab data [--check]
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from lab import chapters
 
@@ -92,7 +93,10 @@ def _gpu(args) -> int:
     if args.budget <= 0:
         raise chapters.ChapterError(f"--budget must be positive, got {args.budget}")
     try:
-        outcomes = runner.run_pending(args.budget)
+        outcomes = runner.run_pending(args.budget, jobs=args.jobs, only=args.names or None,
+                                      logs=Path(args.logs) if args.logs else None, try_all=args.try_all)
+    except ValueError as exc:
+        raise chapters.ChapterError(str(exc)) from exc
     except runner.NoGPU as exc:
         print(f"lab gpu: {exc}", file=sys.stderr)
         return 2
@@ -158,6 +162,11 @@ def parser() -> argparse.ArgumentParser:
     gpu = sub.add_parser("gpu", help="list the pending GPU work, or run it within a time budget (on a GPU)")
     gpu.add_argument("--list", action="store_true", help="only list what is pending (any machine)")
     gpu.add_argument("--budget", type=float, metavar="SECONDS", help="run pending work until this is spent")
+    gpu.add_argument("--jobs", type=int, default=1, help="full tiers run at the same time on the one GPU")
+    gpu.add_argument("--logs", metavar="DIR", help="keep each run's log (and a failed run's notebook) here")
+    gpu.add_argument("--try-all", action="store_true",
+                     help="start every item whatever its expected time (runs still stop at the deadline)")
+    gpu.add_argument("names", nargs="*", help="only these kernels and chapters, in this order (pending or not)")
     gpu.set_defaults(fn=_gpu)
     sw = sub.add_parser("sweep", help="run a chapter over a grid of parameters, locally or on Slurm")
     sw.add_argument("chapter", nargs="?", help="chapter name, as `lab list` prints it")

@@ -64,6 +64,10 @@ class FullTier:
         head = (f"<p>Full tier, run on <strong>{html.escape(prov['device'])}</strong> on "
                 f"{html.escape(prov['started_utc'][:10])} (commit {html.escape(prov['commit'])}, "
                 f"torch {html.escape(prov['torch'])}, {prov['wall_time_s']:.0f} s):</p>")
+        beside = (self.result.get("gpu_run") or {}).get("jobs_beside") or []
+        if beside:
+            head += (f"<p><em>It ran beside {html.escape(', '.join(beside))} on the same GPU and CPU (<code>lab gpu "
+                     "--jobs</code>): its wall time and any timing in it were measured on a shared machine.</em></p>")
         if self.judged_before_rule_book:
             head += ("<p><em>These verdicts were judged before the rule book (lab.claims.rules) existed, by the "
                      "chapter's criteria of that commit; they record no kind or rule, and an ordering among them "

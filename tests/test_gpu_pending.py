@@ -85,9 +85,87 @@ def test_runner_skips_what_does_not_fit_and_never_starts_it(tree, monkeypatch):
     monkeypatch.setattr(runner, "cuda_available", lambda: True)
     started = []
     monkeypatch.setattr(runner, "run_kernel", lambda it, t: started.append(it.name) or runner.Outcome(it, "wrote", "x"))
-    monkeypatch.setattr(runner, "run_chapter", lambda it, t: started.append(it.name) or runner.Outcome(it, "wrote", "x"))
+    monkeypatch.setattr(runner, "ChapterJob", lambda it, *a: started.append(it.name))
     outcomes = runner.run_pending(30, log=lambda *_: None)  # 30 s fits no chapter (≥ 100 s expected)
     chapters_run = [o for o in outcomes if o.item.kind == "chapter" and o.state != "skipped"]
     assert not chapters_run
     assert all("left" in o.detail for o in outcomes if o.state == "skipped")
     assert "still pending" in runner.summary(outcomes)
+
+
+FAKE_RUN = """
+import json, os, pathlib, sys, time
+name, sleep = sys.argv[1], float(sys.argv[2])
+time.sleep(sleep)
+if name == "broken":
+    sys.exit("the chapter failed")
+run = pathlib.Path(os.environ["LAB_RUNS_DIR"]) / name / "20261204T160000-full"
+run.mkdir(parents=True)
+(run / "results.json").write_text(json.dumps({"chapter": name, "scale": "full", "claims": [],
+    "provenance": {"started_utc": "2026-12-04T16:00:00+00:00", "threads": os.environ.get("OMP_NUM_THREADS")}}))
+(run / f"{name}.ipynb").write_text("{}")
+"""
+
+
+def test_parallel_full_tiers_share_the_budget_and_name_each_other(tree, monkeypatch, tmp_path):
+    """Two stand-in full tiers run at once (less wall time than one after the other), each record
+    names the other, CPU threads are split, a failed run's log is kept, and a run past the
+    deadline is stopped and writes nothing."""
+    import sys
+    import time as _time
+
+    root, _ = tree
+    script = tmp_path / "fake_run.py"
+    script.write_text(FAKE_RUN)
+    sleeps = {"inversion_bias": 1.0, "ets": 1.0, "flex": 30.0}
+    monkeypatch.setattr(runner, "cuda_available", lambda: True)
+    monkeypatch.setattr(runner, "expected_seconds", lambda it: (0.1, "test"))
+    monkeypatch.setattr(runner, "chapter_command",
+                        lambda it: [sys.executable, str(script), it.name, str(sleeps[it.name])])
+    logs = tmp_path / "logs"
+    t0 = _time.monotonic()
+    outcomes = runner.run_pending(6, log=lambda *_: None, jobs=3, only=["inversion_bias", "ets", "flex"],
+                                  logs=logs, poll_s=0.05)
+    wall = _time.monotonic() - t0
+    state = {o.item.name: o.state for o in outcomes}
+    assert state == {"inversion_bias": "wrote", "ets": "wrote", "flex": "timed out"}
+    assert wall < 12
+    rec = json.loads(next((root / "results" / "ets").glob("*-full.json")).read_text())
+    assert rec["gpu_run"]["jobs_beside"] == ["flex", "inversion_bias"]
+    assert rec["provenance"]["threads"] == str(max(1, (__import__("os").cpu_count() or 1) // 3))
+    assert (root / "results" / "ets" / "20261204T160000Z-full.ipynb").exists()
+    assert not (root / "results" / "flex").exists()
+    assert (logs / "flex.log").exists() and (logs / "ets.log").exists()
+
+
+def test_a_failed_full_tier_keeps_its_log_and_names_the_error(tree, monkeypatch, tmp_path):
+    import sys
+
+    script = tmp_path / "fake_run.py"
+    script.write_text(FAKE_RUN)
+    monkeypatch.setattr(runner, "cuda_available", lambda: True)
+    monkeypatch.setattr(runner, "expected_seconds", lambda it: (0.1, "test"))
+    monkeypatch.setattr(runner, "chapter_command", lambda it: [sys.executable, str(script), "broken", "0"])
+    logs = tmp_path / "logs"
+    [out] = runner.run_pending(20, log=lambda *_: None, only=["ets"], logs=logs, poll_s=0.05)
+    assert out.state == "failed" and "the chapter failed" in out.detail
+    assert "the chapter failed" in (logs / "ets.log").read_text()
+
+
+def test_lab_gpu_names_an_unknown_item_before_looking_for_cuda(tree, capsys):
+    assert main(["gpu", "--budget", "60", "no_such_chapter"]) == 2
+    assert "no_such_chapter" in capsys.readouterr().err
+
+
+def test_try_all_starts_a_run_longer_than_the_budget_and_stops_it(tree, monkeypatch, tmp_path):
+    import sys
+
+    script = tmp_path / "fake_run.py"
+    script.write_text(FAKE_RUN)
+    monkeypatch.setattr(runner, "cuda_available", lambda: True)
+    monkeypatch.setattr(runner, "expected_seconds", lambda it: (1000.0, "test"))
+    monkeypatch.setattr(runner, "chapter_command", lambda it: [sys.executable, str(script), it.name, "30"])
+    [skipped] = runner.run_pending(2, log=lambda *_: None, only=["ets"], poll_s=0.05)
+    assert skipped.state == "skipped"
+    [stopped] = runner.run_pending(2, log=lambda *_: None, only=["ets"], poll_s=0.05, try_all=True)
+    assert stopped.state == "timed out" and stopped.seconds < 10

@@ -27,6 +27,12 @@ def test_full_tier_shows_the_newest_committed_run_with_its_device(tmp_path, monk
     (folder / "b.json").write_text(json.dumps(_full_result("2026-11-20T00:00:00+00:00", 1.5)))
     page = gpu_results.FullTier("inversion_bias")._repr_html_()
     assert "H100" in page and "2026-11-20" in page and "1.5" in page and "lab-claims" in page
+    assert "shared machine" not in page
+    shared = _full_result("2026-11-21T00:00:00+00:00", 1.5)
+    shared["gpu_run"] = {"jobs_beside": ["ets", "flex"]}
+    (folder / "c.json").write_text(json.dumps(shared))
+    page = gpu_results.FullTier("inversion_bias")._repr_html_()
+    assert "beside ets, flex" in page and "shared machine" in page
 
 
 def test_full_tier_flags_claims_and_says_when_it_predates_the_rule_book(tmp_path, monkeypatch):
