@@ -57,8 +57,9 @@ if triton is not None:
             wr = tl.load(wo, mask=wm, other=0.0)
             wi = tl.load(wo + 1, mask=wm, other=0.0)
             # Re y = Re x Re W − Im x Im W ;  Im y = Re x Im W + Im x Re W
-            acc_re += tl.dot(xr, wr) - tl.dot(xi, wi)
-            acc_im += tl.dot(xr, wi) + tl.dot(xi, wr)
+            # IEEE fp32 products (not TF32): the kernel is compared with complex64 einsum, which is exact fp32
+            acc_re += tl.dot(xr, wr, input_precision="ieee") - tl.dot(xi, wi, input_precision="ieee")
+            acc_im += tl.dot(xr, wi, input_precision="ieee") + tl.dot(xi, wr, input_precision="ieee")
         ym = (rb[:, None] < B) & (ro[None, :] < O)
         yo = y_ptr + rb[:, None] * syb + ro[None, :] * syo + k * syk
         tl.store(yo, acc_re, mask=ym)
