@@ -321,7 +321,7 @@ def traffic(context: int, d: int, n_kv_heads: int, head_dim: int, n_heads: int, 
     return out
 
 
-def bench_xquant_attention(contexts=(8192, 32768, 131072), batches=(1, 16), d: int = 4096, n_heads: int = 32,
+def bench_xquant_attention(contexts=(8192, 131072), batches=(1, 16), d: int = 4096, n_heads: int = 32,
                            n_kv_heads: int = 32, bits: int = 4, group: int = 128, ceil=None) -> list[dict]:
     """One decode step of one Llama-2-7B layer: absorbed attention on packed X against an FP16 KV cache.
 
