@@ -10,8 +10,10 @@ the device's ceilings (copy bandwidth, fp16/bf16 GEMM rate) are measured first, 
 (a failure or a spent budget skips that kernel and says why) and each file written as soon as it
 is done. Each file ``<out>/<op>.json`` holds the device, the date, the library versions, the
 ``code_hash`` that ``lab gpu --list`` compares with the code, the ceilings, the start and end of
-the section in ms since the run began, and the list that ``bench_<op>()`` returns (records built
-with :func:`kernels.harness.entry`). Chapters show these files (:mod:`lab.gpu_results`); they are
+the section in ms since the run began, the list that ``bench_<op>()`` returns (records built
+with :func:`kernels.harness.entry`), and the kernel's target (its module's ``TARGET``) with
+whether it was met (``target``, ``target_met``, ``target_rows``: :func:`kernels.harness.judge_target`).
+Chapters show these files (:mod:`lab.gpu_results`); they are
 committed under ``results/kernels/``.
 """
 from __future__ import annotations
@@ -116,7 +118,9 @@ def run(op: str, ceil: harness.Ceilings | None = None, budget: harness.Budget | 
     kwargs = {"ceil": ceil} if "ceil" in inspect.signature(bench).parameters else {}
     start = budget.elapsed_ms()
     results = bench(**kwargs)
-    return make_record(op, results, device=provenance.device(), commit=provenance.git_commit(),
+    verdict = harness.judge_target(results if isinstance(results, list) else [results],
+                                   getattr(importlib.import_module(f"kernels.{op}"), "TARGET", None))
+    return verdict | make_record(op, results, device=provenance.device(), commit=provenance.git_commit(),
                        code_hash=kernel_hash(op), versions={"torch": torch.__version__, "triton": triton.__version__},
                        ceilings=ceil.as_dict() if ceil else None, start_ms=start, end_ms=budget.elapsed_ms())
 

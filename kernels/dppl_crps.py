@@ -189,6 +189,12 @@ def dppl_crps(mu, var, a, b, y, eps: float = EPS) -> torch.Tensor:
 TARGET_FRACTION_OF_ROOFLINE = 0.5
 
 
+#: What the benchmark is judged against (:func:`kernels.harness.judge_target`, recorded by ``kernels.bench``).
+TARGET = {
+    "statement": "set here (the issue gives no number): forward + backward reach ≥ 0.5 of the copy-bandwidth roofline",
+    "conditions": [{"metric": "fraction_of_roofline", "at_least": TARGET_FRACTION_OF_ROOFLINE, "where": {"name": "triton"}}]}
+
+
 def bench_dppl_crps(shapes=((4096, 256), (16384, 256), (65536, 128)), ceil=None) -> list[dict]:
     """Forward + backward of the kernel against the dense torch reference (eager), on the GPU.
 

@@ -148,6 +148,12 @@ def rf_gram(W: torch.Tensor, X: torch.Tensor, activation: str = "relu") -> torch
 TARGET_FRACTION_OF_MATMUL = 0.5
 
 
+#: What the benchmark is judged against (:func:`kernels.harness.judge_target`, recorded by ``kernels.bench``).
+TARGET = {
+    "statement": "issue: the fused kernel reaches ≥ 0.5 of the GPU's TF32 matmul rate",
+    "conditions": [{"metric": "fraction_of_matmul", "at_least": TARGET_FRACTION_OF_MATMUL, "where": {"name": "triton"}}]}
+
+
 def bench_rf_gram(shapes=((4096, 128, 4096), (12288, 64, 4096), (8192, 256, 8192)),
                   block: int = 64, block_k: int = 32, block_p: int = 32, ceil=None) -> list[dict]:
     """Time the fused kernel against eager ``relu(W @ X).T @ relu(W @ X) / N`` and the TF32 matmul rate.

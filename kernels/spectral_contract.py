@@ -137,6 +137,12 @@ def spectral_contract(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 TARGET_SPEEDUP = 1.0
 
 
+#: What the benchmark is judged against (:func:`kernels.harness.judge_target`, recorded by ``kernels.bench``).
+TARGET = {
+    "statement": "set here (the issue gives no number): the kernel at least as fast as torch.einsum on complex64",
+    "conditions": [{"metric": "speedup", "at_least": TARGET_SPEEDUP, "where": {"name": "triton"}}]}
+
+
 def bench_spectral_contract(sizes=((32, 32, 32, 12),), device: str = "cuda", ceil=None) -> list[dict]:
     """The kernel against ``torch.einsum`` on complex64, timed with :func:`kernels.harness.time_ms`.
 

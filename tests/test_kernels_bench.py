@@ -49,3 +49,32 @@ def test_a_typo_in_a_bench_function_is_reported(tmp_path, monkeypatch):
     problems = bench.wiring_problems("typo_demo")
     assert any("'lenght'" in p for p in problems)
     assert any("empty" in p for p in problems)
+
+
+@pytest.mark.parametrize("op", sorted(EXPECTED))
+def test_every_benchmark_states_a_target(op):
+    from kernels import harness
+
+    target = importlib.import_module(f"kernels.{op}").TARGET
+    assert target["statement"] and target["conditions"]
+    assert harness.judge_target([], target) == {"target": target["statement"], "target_met": None, "target_rows": 0}
+
+
+def test_judge_target_ratios_baselines_and_filters():
+    from kernels import harness
+
+    rows = [{"name": "triton", "shape": [1, 2], "median_ms": 1.0}, {"name": "eager torch", "shape": [1, 2], "median_ms": 3.0},
+            {"name": "triton", "shape": [4, 4], "median_ms": 2.0}, {"name": "eager torch", "shape": [4, 4], "median_ms": 1.0}]
+    t = {"statement": "s", "conditions": [{"metric": "sp", "at_least": 1.0, "where": {"name": "triton"},
+                                          "baseline": "eager torch", "match": ("shape",)}]}
+    out = harness.judge_target(rows, t)
+    assert out == {"target": "s", "target_met": False, "target_rows": 2}
+    assert rows[0]["sp"] == 3.0 and rows[2]["sp"] == 0.5
+    t2 = {"statement": "s", "conditions": [{"metric": "sp", "at_least": 1.0, "where": {"shape": [[1, 2]], "name": "triton"}}]}
+    assert harness.judge_target(rows, t2)["target_met"] is True
+    rows2 = [{"context": 4096, "ref": 1.0, "tri": 2.0}, {"context": 65536, "ref": 4.0, "tri": 2.0}]
+    t3 = {"statement": "s", "conditions": [{"metric": "r", "at_least": 1.0, "ratio": ("ref", "tri"),
+                                           "where_min": {"context": 65536}}]}
+    assert harness.judge_target(rows2, t3) == {"target": "s", "target_met": True, "target_rows": 1}
+    t4 = {"statement": "s", "conditions": [{"metric": "r", "at_most": 1.5, "ratio": ("ref", "tri")}]}
+    assert harness.judge_target(rows2, t4)["target_met"] is False
