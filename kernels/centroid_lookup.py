@@ -37,7 +37,7 @@ def _centroid_lookup_kernel(
     G, C, scale,  # group size, centroids, tau
     D: tl.constexpr, BLOCK_G: tl.constexpr, BLOCK_C: tl.constexpr,
 ):
-    bh = tl.program_id(0)
+    bh = tl.program_id(0).to(tl.int64)  # bh * C * D overflows int32 at long contexts
     g = tl.arange(0, BLOCK_G)
     d = tl.arange(0, D)
     g_ok = g < G
@@ -57,6 +57,8 @@ def _centroid_lookup_kernel(
         w = n[None, :] * tl.exp(tl.where(live[None, :], s - m_new[:, None], -1e30))
         den = den * tl.exp(m - m_new) + tl.sum(w, 1)
         m = m_new
+    # pass 2 reads logits that other threads of this program stored in pass 1: make them visible
+    tl.debug_barrier()
     # pass 2: S_i = sum_g exp(s_gi - m_g) / den_g
     for c0 in range(0, C, BLOCK_C):
         c = c0 + tl.arange(0, BLOCK_C)

@@ -234,14 +234,25 @@ def groupnorm_silu(x: torch.Tensor, groups: int, weight=None, bias=None, scale=N
     return impl(x, groups, weight, bias, scale, shift, eps=eps)
 
 
+#: What the benchmark is judged against (:func:`kernels.harness.judge_target`, recorded by ``kernels.bench``).
+TARGET = {
+    "statement": "set here (the issue gives no number): the fused kernel at least as fast as eager torch at every "
+                 "shape and dtype (speedup_vs_eager = eager median / kernel median)",
+    "conditions": [{"metric": "speedup_vs_eager", "at_least": 1.0, "where": {"name": "triton"},
+                    "baseline": "eager torch", "match": ("shape", "dtype")}]}
+
+
 def bench_groupnorm_silu(shapes=((16, 64, 128, 128), (16, 128, 64, 64), (16, 128, 32, 32), (16, 256, 16, 16)),
-                         groups: int = 32, dtypes=(torch.float32, torch.bfloat16), ceil=None) -> list[dict]:
+                         groups: int = 32, dtypes=(torch.float32, torch.bfloat16), ceil=None,
+                         compile_shapes=((16, 64, 128, 128),)) -> list[dict]:
     """Time :func:`groupnorm_silu_triton` against eager torch and ``torch.compile`` on the GPU.
 
     The shapes are those of FLEX ``small``'s ResNet blocks on 128² inputs (batch 16). Timings
     from :func:`kernels.harness.time_ms`; the least bytes are one read of ``x`` and one write of
     ``y`` (the parameters are negligible), which is also what the one-read kernel moves (the
-    looping kernel for huge groups moves four times ``x``'s size).
+    looping kernel for huge groups moves four times ``x``'s size). ``torch.compile`` recompiles for
+    every shape, so it is timed only at ``compile_shapes`` (the largest map), to keep the run
+    within its 25 s.
 
     Returns
     -------
@@ -281,6 +292,8 @@ def bench_groupnorm_silu(shapes=((16, 64, 128, 128), (16, 128, 64, 64), (16, 128
                                              min_bytes=min_bytes, design_bytes=min_bytes * (1 if one_read else 2),
                                              one_read=one_read, max_abs_err=err, **common))
                 for name, fn in (("eager torch", groupnorm_silu_reference), ("torch.compile", compiled)):
+                    if name == "torch.compile" and tuple(shape) not in {tuple(c) for c in compile_shapes}:
+                        continue  # each new shape recompiles (dynamic=False): timed at compile_shapes only, for the budget
                     if fn is None:
                         results.append({"name": name, "shape": list(shape), "error": why})
                         continue

@@ -199,3 +199,57 @@ def time_baseline(name: str, fn, **kw) -> dict:
         return {"name": name, **time_ms(fn, **kw)}
     except Exception as err:
         return {"name": name, "error": f"{type(err).__name__}: {err}"[:200]}
+
+
+def _matches(row: dict, where: dict, where_min: dict) -> bool:
+    for key, want in where.items():
+        have = row.get(key)
+        if isinstance(want, (list, tuple, set)):
+            if (tuple(have) if isinstance(have, list) else have) not in [tuple(w) if isinstance(w, list) else w for w in want]:
+                return False
+        elif have != want:
+            return False
+    return all(row.get(k) is not None and row[k] >= v for k, v in where_min.items())
+
+
+def judge_target(results: list, target: dict | None) -> dict:
+    """``{"target": statement, "target_met": True/False/None, "target_rows": n}`` for a bench's records.
+
+    ``target`` (a kernel module's ``TARGET``) holds a ``statement`` and ``conditions``, each a dict
+    with ``metric`` and ``at_least`` and/or ``at_most``, the rows it applies to (``where``: key →
+    value or list of values; ``where_min``: key → least value) and optionally how the metric is
+    made: ``ratio=(num_key, den_key)`` (``row[num] / row[den]``) or ``baseline=name`` with
+    ``match=(keys...)`` (the baseline record's ``median_ms`` over this row's, the same keys). The
+    metric is written into each row it is judged on. ``target_met`` is None when no row has a
+    value (a failed or skipped run); plain Python, tested on CPU.
+    """
+    if not target:
+        return {"target": None, "target_met": None, "target_rows": 0}
+    rows = [r for r in results if isinstance(r, dict)]
+    verdicts = []
+    for cond in target["conditions"]:
+        metric = cond["metric"]
+        for r in rows:
+            if not _matches(r, cond.get("where", {}), cond.get("where_min", {})):
+                continue
+            if "ratio" in cond:
+                num, den = (r.get(k) for k in cond["ratio"])
+                if num is not None and den:
+                    r[metric] = num / den
+            elif "baseline" in cond:
+                keys = cond.get("match", ())
+                base = [b for b in rows if b.get("name") == cond["baseline"] and "median_ms" in b
+                        and all(b.get(k) == r.get(k) for k in keys)]
+                if base and r.get("median_ms"):
+                    r[metric] = base[0]["median_ms"] / r["median_ms"]
+            value = r.get(metric)
+            if value is None:
+                continue
+            ok = True
+            if cond.get("at_least") is not None:
+                ok &= value >= cond["at_least"]
+            if cond.get("at_most") is not None:
+                ok &= value <= cond["at_most"]
+            verdicts.append(bool(ok))
+    return {"target": target["statement"], "target_met": all(verdicts) if verdicts else None,
+            "target_rows": len(verdicts)}

@@ -36,7 +36,7 @@ def _replacement_partial_kernel(
     G, C, P, P0, SPLIT_LEN, scale,
     D: tl.constexpr, BLOCK_G: tl.constexpr, BLOCK_C: tl.constexpr,
 ):
-    bh, split = tl.program_id(0), tl.program_id(1)
+    bh, split = tl.program_id(0).to(tl.int64), tl.program_id(1)  # bh * S * D passes 2³¹ at long contexts
     g = tl.arange(0, BLOCK_G)
     d = tl.arange(0, D)
     g_ok = g < G

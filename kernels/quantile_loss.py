@@ -271,14 +271,23 @@ def _reference_unchecked(yhat, y, m, taus_dev):
     return (rho * m.unsqueeze(-1)).sum() / (yhat.shape[-1] * m.sum().clamp_min(1.0))
 
 
+#: What the benchmark is judged against (:func:`kernels.harness.judge_target`, recorded by ``kernels.bench``).
+TARGET = {
+    "statement": "set here (the issue gives no number): forward + backward at least as fast as eager torch at every "
+                 "shape (speedup_vs_eager = eager median / kernel median)",
+    "conditions": [{"metric": "speedup_vs_eager", "at_least": 1.0, "where": {"name": "triton"},
+                    "baseline": "eager torch", "match": ("shape",)}]}
+
+
 def bench_quantile_loss(shapes=((64, 16, 48, 3), (256, 64, 48, 9), (1024, 128, 48, 9), (4096, 128, 48, 9)),
-                        ceil=None) -> list[dict]:
+                        ceil=None, compile_shapes=((4096, 128, 48, 9),)) -> list[dict]:
     """Time forward + backward of the Triton loss against eager torch and ``torch.compile`` on the GPU.
 
     Timings from :func:`kernels.harness.time_ms` (do_bench median and 20th/80th percentiles, in a
     CUDA graph under 50 µs). The least bytes of a step are one read of ``yhat, y, mask`` and one
     write of the gradient; the design reads the inputs twice (forward, backward). Returns one
-    record per grid shape ``[B, F, H, Q]`` and variant (:func:`kernels.harness.entry`). Raises
+    record per grid shape ``[B, F, H, Q]`` and variant (:func:`kernels.harness.entry`);
+    ``torch.compile`` (a recompilation per shape) only at ``compile_shapes``. Raises
     ``RuntimeError`` without a CUDA GPU.
     """
     from kernels import harness
@@ -320,6 +329,8 @@ def bench_quantile_loss(shapes=((64, 16, 48, 3), (256, 64, 48, 9), (1024, 128, 4
                                      max_grad_err=err, **common))
         for name, fn in (("eager torch", eager),
                          ("torch.compile", step(lambda: compiled(yhat, y, maskf, taus_dev)) if compiled else None)):
+            if name == "torch.compile" and tuple(shape) not in {tuple(c) for c in compile_shapes}:
+                continue  # forward + backward recompile for every shape: timed at compile_shapes only (budget)
             if fn is None:
                 results.append({"name": name, "shape": list(shape), "error": why})
                 continue

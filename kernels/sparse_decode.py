@@ -45,7 +45,7 @@ def _sparse_partial_kernel(
     G, S, N_MAX, P, P0, SPLIT_LEN, scale,  # group, tokens, index width, partials, first partial, tokens per split, tau
     USE_IDX: tl.constexpr, D: tl.constexpr, BLOCK_G: tl.constexpr, BLOCK_N: tl.constexpr,
 ):
-    bh, split = tl.program_id(0), tl.program_id(1)
+    bh, split = tl.program_id(0).to(tl.int64), tl.program_id(1)  # bh * S * D passes 2³¹ at long contexts
     g = tl.arange(0, BLOCK_G)
     d = tl.arange(0, D)
     g_ok = g < G
@@ -226,7 +226,14 @@ def sparse_decode(q, k, v, idx=None, lengths=None, scale: float | None = None):
     return impl(q, k, v, idx, lengths, scale)
 
 
-def bench_sparse_decode(contexts=(16384, 32768, 65536, 131072), batches=(1, 4, 16), sparsities=(0.05, 0.10),
+#: What the benchmark is judged against (:func:`kernels.harness.judge_target`, recorded by ``kernels.bench``).
+TARGET = {
+    "statement": "multipole decode (lookup + selection + sparse + replacement) faster than SDPA at ≥ 64K tokens "
+                 "(the chapter's criterion for the paper's 'up to 4.5×')",
+    "conditions": [{"metric": "speedup_vs_sdpa", "at_least": 1.0, "where_min": {"context": 65536}}]}
+
+
+def bench_sparse_decode(contexts=(16384, 32768, 65536, 131072), batches=(1, 16), sparsities=(0.05, 0.10),
                         n_heads: int = 32, n_kv_heads: int = 8, head_dim: int = 128, centroid_fraction: float = 0.0625,
                         device: str = "cuda", dtype=torch.float16, repeats: int = 50) -> list[dict]:
     """Multipole decode (lookup + selection + sparse + replacement) against dense decode, same run.
@@ -260,13 +267,13 @@ def bench_sparse_decode(contexts=(16384, 32768, 65536, 131072), batches=(1, 4, 1
         return statistics.median(times)
 
     el = torch.tensor([], dtype=dtype).element_size()
-    gen = torch.Generator(device="cpu").manual_seed(0)
+    gen = torch.Generator(device=dev).manual_seed(0)  # drawn on the device: 4 GiB of K at 128K x 16 on the host took minutes
     results = []
     for L in contexts:
         for b in batches:
-            k = torch.randn(b, n_kv_heads, L, head_dim, generator=gen).to(dev, dtype)
-            v = torch.randn(b, n_kv_heads, L, head_dim, generator=gen).to(dev, dtype)
-            q = torch.randn(b, n_heads, head_dim, generator=gen).to(dev, dtype)
+            k = torch.randn(b, n_kv_heads, L, head_dim, generator=gen, device=dev, dtype=dtype)
+            v = torch.randn(b, n_kv_heads, L, head_dim, generator=gen, device=dev, dtype=dtype)
+            q = torch.randn(b, n_heads, head_dim, generator=gen, device=dev, dtype=dtype)
             buf = torch.empty(2 * k.numel(), dtype=dtype, device=dev)
             copy_ms = timed(lambda: buf.clone())
             copy_gbps = 2 * buf.numel() * el / copy_ms / 1e6
@@ -274,10 +281,10 @@ def bench_sparse_decode(contexts=(16384, 32768, 65536, 131072), batches=(1, 4, 1
                 q[:, :, None], k, v, enable_gqa=True))
             dense_ms = timed(lambda: sparse_decode_triton(q, k, v))
             c = max(1, int(round(centroid_fraction * L)))
-            assign = torch.randint(0, c, (b, n_kv_heads, L), generator=gen).to(dev)
+            assign = torch.randint(0, c, (b, n_kv_heads, L), generator=gen, device=dev)
             counts = torch.zeros(b, n_kv_heads, c, device=dev).scatter_add_(2, assign, torch.ones_like(assign, dtype=torch.float32))
-            kc = torch.randn(b, n_kv_heads, c, head_dim, generator=gen).to(dev, dtype)
-            vc = torch.randn(b, n_kv_heads, c, head_dim, generator=gen).to(dev, dtype)
+            kc = torch.randn(b, n_kv_heads, c, head_dim, generator=gen, device=dev, dtype=dtype)
+            vc = torch.randn(b, n_kv_heads, c, head_dim, generator=gen, device=dev, dtype=dtype)
             for frac in sparsities:
                 budget = max(1, int(frac * L))
 

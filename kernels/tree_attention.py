@@ -223,6 +223,12 @@ def dense_copy_attention(q, k_pool, v_pool, block_lens, block_table, n_blocks):
     return torch.nn.functional.scaled_dot_product_attention(q[:, :, None], K, V, attn_mask=mask)[:, :, 0]
 
 
+#: What the benchmark is judged against (:func:`kernels.harness.judge_target`, recorded by ``kernels.bench``).
+TARGET = {
+    "statement": "set here (the issue gives no number): the tree kernel at least as fast as the dense-copy baseline",
+    "conditions": [{"metric": "speedup", "at_least": 1.0}]}
+
+
 def bench_tree_attention(layouts=None, heads: int = 32, kv_heads: int = 8, head_dim: int = 128,
                          repeats: int = 50) -> list[dict]:
     """Time the kernel against the dense-copy baseline and a pool ``clone()`` on the GPU.
