@@ -134,12 +134,12 @@ def spectral_contract(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 
 #: Target: the kernel is at least as fast as ``torch.einsum`` on complex64 (time ratio einsum / kernel ≥ 1).
-TARGET_SPEEDUP = 1.0
+TARGET_SPEEDUP = 1.5  # issue 19: ≥ 1.5× the einsum reference at 64², batch 32, width 32, 12 modes
 
 
 #: What the benchmark is judged against (:func:`kernels.harness.judge_target`, recorded by ``kernels.bench``).
 TARGET = {
-    "statement": "set here (the issue gives no number): the kernel at least as fast as torch.einsum on complex64",
+    "statement": "issue 19: the kernel at least 1.5× as fast as torch.einsum on complex64 (batch 32, width 32, 12 modes)",
     "conditions": [{"metric": "speedup", "at_least": TARGET_SPEEDUP, "where": {"name": "triton"}}]}
 
 

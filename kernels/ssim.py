@@ -199,13 +199,13 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float | None = None, mask
 
 
 #: Target: the fused passes are at least as fast as the dense ``conv2d`` reference at every side.
-TARGET_SPEEDUP = 1.0
+TARGET_SPEEDUP = 3.0  # issue 20: ≥ 3× the conv2d reference at 512²
 
 
 #: What the benchmark is judged against (:func:`kernels.harness.judge_target`, recorded by ``kernels.bench``).
 TARGET = {
-    "statement": "set here (the issue gives no number): the fused passes at least as fast as the dense conv2d reference at every side (headline 512²)",
-    "conditions": [{"metric": "speedup", "at_least": TARGET_SPEEDUP, "where": {"name": "triton"}}]}
+    "statement": "issue 20: the fused passes at least 3× as fast as the conv2d reference at 512²",
+    "conditions": [{"metric": "speedup", "at_least": TARGET_SPEEDUP, "where": {"name": "triton", "side": 512}}]}
 
 
 def bench_ssim(sides=(128, 256, 512), batch: int = 8, ceil=None) -> list[dict]:
