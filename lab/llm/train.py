@@ -81,6 +81,14 @@ def train(spec: TrainSpec, corpus: corpora.Corpus | None = None, show_progress: 
     held out (up to 16 windows) and the returned state is the one with the lowest held-out loss
     (early stopping; ``held_losses`` lists ``(step, loss)``, ``best_step`` the step kept).
     """
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    try:
+        return _train(spec, corpus, show_progress)
+    finally:  # TF32 is for this training only: evaluation afterwards keeps full float32 matmuls
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+
+
+def _train(spec: TrainSpec, corpus: corpora.Corpus | None, show_progress: bool) -> dict:
     corpus = corpus or spec.corpus_data()
     if spec.model.vocab != len(corpus.vocab):
         raise ValueError(f"model vocab {spec.model.vocab} != corpus {spec.corpus} vocab {len(corpus.vocab)}")
