@@ -31,6 +31,26 @@ def test_kernel_matches_reference_on_awkward_shapes(B, I, O, K):
 
 
 @needs_triton
+@pytest.mark.parametrize("design", ["modes", "dot"])
+@pytest.mark.parametrize("B,I,O,K", [(1, 3, 5, 2), (9, 5, 17, 37), (3, 33, 7, 16)])
+def test_both_designs_match_the_reference(design, B, I, O, K):
+    from kernels.spectral_contract import _launch
+
+    x, w = _c(B, I, K, seed=B + 1), _c(I, O, K, seed=O + 1)
+    torch.testing.assert_close(_launch(x, w, design), spectral_contract_reference(x, w), rtol=1e-4, atol=1e-4)
+
+
+@needs_triton
+def test_wide_layers_fall_back_to_the_dot_design():
+    from kernels import spectral_contract as sc
+
+    x, w = _c(2, sc.UNROLL_MAX_I + 1, 3), _c(sc.UNROLL_MAX_I + 1, 4, 3, seed=5)
+    torch.testing.assert_close(sc._launch(x, w), spectral_contract_reference(x, w), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="design"):
+        sc._launch(x, w, "fast")
+
+
+@needs_triton
 def test_kernel_reads_non_contiguous_input():
     x = _c(6, 8, 10)[:, :, ::2]  # strided modes
     w = _c(8, 5, 5, seed=2)
