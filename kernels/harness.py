@@ -80,26 +80,29 @@ def bound_by(min_bytes: float, min_flops: float, ceil: Ceilings, dtype: str = "f
 
 
 def entry(name: str, timing: dict, *, min_bytes: float, min_flops: float = 0.0,
-          design_bytes: float | None = None, ceil: Ceilings | None = None, dtype: str = "float16",
+          design_bytes: float | None = None, ceil: Ceilings | None = None, dtype: str | None = None,
           **extra) -> dict:
     """One timed variant of one problem size, with its roofline fraction.
 
-    ``timing`` is what :func:`time_ms` returns. ``fraction_of_roofline`` is
+    ``timing`` is what :func:`time_ms` returns. ``dtype`` (recorded when given) picks the matmul
+    rate of the roofline (float16 when not given). ``fraction_of_roofline`` is
     ``roofline_ms / median_ms`` (1 = at the device's measured limit); ``achieved_GBps`` counts
     ``min_bytes``, ``design_GBps`` the bytes the design moves.
     """
     if "median_ms" not in timing:
         raise ValueError(f"{name}: timing must come from time_ms (a dict with median_ms), got {timing}")
     med = timing["median_ms"]
-    out = {"name": name, **timing, "min_bytes": int(min_bytes), "min_flops": int(min_flops),
+    out = {"name": name, **({"dtype": dtype} if dtype is not None else {}), **timing,
+           "min_bytes": int(min_bytes), "min_flops": int(min_flops),
            "design_bytes": int(design_bytes if design_bytes is not None else min_bytes),
            "achieved_GBps": min_bytes / (med * 1e-3) / 1e9 if med > 0 else None,
            "design_GBps": (design_bytes if design_bytes is not None else min_bytes) / (med * 1e-3) / 1e9
            if med > 0 else None,
            "achieved_TFLOPs": min_flops / (med * 1e-3) / 1e12 if med > 0 and min_flops else None}
     if ceil is not None:
-        bound = roofline_ms(min_bytes, min_flops, ceil, dtype)
-        out.update(roofline_ms=bound, bound_by=bound_by(min_bytes, min_flops, ceil, dtype),
+        rate_dtype = dtype or "float16"
+        bound = roofline_ms(min_bytes, min_flops, ceil, rate_dtype)
+        out.update(roofline_ms=bound, bound_by=bound_by(min_bytes, min_flops, ceil, rate_dtype),
                    fraction_of_roofline=bound / med if med > 0 else None)
     out.update(extra)
     return out

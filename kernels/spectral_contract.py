@@ -238,7 +238,9 @@ def bench_spectral_contract(sizes=((32, 32, 32, 12),), device: str = "cuda", cei
         t_ref = harness.time_baseline("einsum complex64", lambda: torch.einsum("bik,iok->bok", x, w))
         nbytes = 8 * (B * I * K + I * O * K + B * O * K)
         flops = 8 * B * I * O * K
-        common = {"batch": B, "in": I, "out": O, "modes": m, "ceil": ceil, "dtype": "complex64"}
+        # element: complex64; the roofline's compute term uses the fp16 rate (memory-bound either way:
+        # 75 MFLOP at the H200's ~67 TFLOP/s fp32 is 1.1 µs, its 7 MB at 4.2 TB/s 1.7 µs)
+        common = {"batch": B, "in": I, "out": O, "modes": m, "ceil": ceil, "element": "complex64"}
         speed = t_ref["median_ms"] / t_tri["median_ms"] if "median_ms" in t_ref else None
         rows.append(harness.entry("triton", t_tri, min_bytes=nbytes, min_flops=flops, triton_ms=t_tri["median_ms"],
                                   einsum_ms=t_ref.get("median_ms"), speedup=speed, max_abs_err=err,
