@@ -26,6 +26,23 @@ def full_tier(chapter: str) -> dict | None:
     return max(found, key=lambda r: r["provenance"]["started_utc"]) if found else None
 
 
+def full_tier_status(chapter: str) -> str:
+    """One sentence (Markdown) saying whether ``chapter``'s full tier has a committed GPU run.
+
+    Chapters print it where their prose describes the full tier, so the page stays true before
+    and after ``lab gpu`` commits a record (the prose itself never claims either).
+    """
+    rec = full_tier(chapter)
+    if rec is None:
+        return ("**It has not run on a GPU yet**: `results/` holds no full-tier record for this chapter "
+                "(`lab gpu --list` lists it as pending), so no full-tier number appears on this page.")
+    prov = rec["provenance"]
+    shared = (rec.get("gpu_run") or {}).get("jobs_beside") or []
+    beside = f", beside {len(shared)} other full tier(s) on the same GPU" if shared else ""
+    return (f"It ran on **{prov['device'].removeprefix('GPU: ')}** on {prov['started_utc'][:10]} "
+            f"({prov['wall_time_s']:.0f} s{beside}); its claims are shown under *At full scale, on one GPU* below.")
+
+
 def kernel_bench(op: str) -> dict | None:
     """The committed benchmark of kernel ``op``, or None."""
     path = results_dir() / "kernels" / f"{op}.json"
@@ -96,8 +113,13 @@ class KernelTiming:
         body = "".join("<tr>" + "".join(f"<td>{fmt(r.get(c, ''))}</td>" for c in cols) + "</tr>"
                        for r in rows)
         head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        target = ""
+        if self.record.get("target"):
+            met = {True: "met", False: "<strong>not met</strong>", None: "not judged (no row it applies to)"}
+            target = (f"<p>Target: {html.escape(self.record['target'])}: "
+                      f"{met.get(self.record.get('target_met'), 'not judged')}.</p>")
         return (f"<p>Measured on <strong>{html.escape(self.record['device'])}</strong> on "
                 f"{html.escape(self.record['date_utc'][:10])} (torch {self.record['torch']}, "
                 f"triton {self.record['triton']}):</p>"
                 f'<table class="lab-kernel-timing"><thead><tr>{head}</tr></thead>'
-                f"<tbody>{body}</tbody></table>")
+                f"<tbody>{body}</tbody></table>{target}")

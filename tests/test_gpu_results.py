@@ -35,6 +35,18 @@ def test_full_tier_shows_the_newest_committed_run_with_its_device(tmp_path, monk
     assert "beside ets, flex" in page and "shared machine" in page
 
 
+def test_full_tier_status_says_whether_a_record_is_committed(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_RESULTS_DIR", str(tmp_path))
+    assert "has not run on a GPU yet" in gpu_results.full_tier_status("inversion_bias")
+    (tmp_path / "inversion_bias").mkdir()
+    rec = _full_result("2026-12-04T17:00:00+00:00", 1.0)
+    rec["gpu_run"] = {"jobs_beside": ["ets"]}
+    (tmp_path / "inversion_bias" / "a.json").write_text(json.dumps(rec))
+    text = gpu_results.full_tier_status("inversion_bias")
+    assert "NVIDIA H100 80GB HBM3" in text and "2026-12-04" in text and "120 s" in text and "beside 1 other" in text
+    assert "not run" not in text
+
+
 def test_full_tier_flags_claims_and_says_when_it_predates_the_rule_book(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_RESULTS_DIR", str(tmp_path))
     (tmp_path / "inversion_bias").mkdir()
