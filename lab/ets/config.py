@@ -4,7 +4,7 @@
 trains the ``lab.llm`` policy, uses MiniLM clusters and runs the accuracy-against-KV study over
 200 problems and 3 seeds (one thread, about two minutes with a cold cache); ``full`` is the GPU
 throughput demonstration (prefix-shared tree attention over the recorded search trees at
-model-like head sizes), configured but not run on a GPU yet.
+model-like head sizes); `lab gpu --list` says whether its committed run is current.
 """
 from __future__ import annotations
 

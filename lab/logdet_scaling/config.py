@@ -2,7 +2,7 @@
 
 ``smoke`` runs in seconds (tests), ``book`` is what the chapter executes on one CPU thread
 (≤ 120 s), ``full`` is sized for one GPU (fp64 Cholesky up to m ≈ 50k, the NTK of all 1797
-digits × 10 outputs); the full tier has not run on a GPU. :func:`resolve` picks a tier and applies
+digits × 10 outputs); `lab gpu --list` says whether its run is committed. :func:`resolve` picks a tier and applies
 overrides; :data:`CHECKS` are the knobs' allowed ranges.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ smoke: N = 1024 synthetic keys, D = 16, stories260K on two short samples.
 book: N = 4096 and 16384 synthetic keys, D = 64, 2 KV heads with GQA 4, 6.25% centroids,
 budgets 64..1024, the reference layout (sink 10, I = 128); the pretrained stories260K decoding
 16 of its own 512-token samples, with I scaled to 32. full (one GPU):
-the kernel benchmark at 16K–128K context plus the same studies at larger sizes (it has not run).
+the kernel benchmark at 16K–128K context plus the same studies at larger sizes (`lab gpu --list` says whether its run is committed).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 ``smoke`` runs in seconds (tests), ``book`` is what the chapter executes on one CPU thread
 (≤ 120 s including training on a cold cache), ``full`` is sized for one GPU (n_x = 256, the
-Stefan problem, the nonlinear PME constraint, a larger hierarchy, 3 seeds); it has not run on a GPU.
+Stefan problem, the nonlinear PME constraint, a larger hierarchy, 3 seeds); `lab gpu --list` says whether its run is committed.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 (MP at p = 1000, ridge up to n = 1600, RF with n = 512 over 20 widths, the CK at n = 1600, GD
 to t = 1000), about a minute of one CPU core; ``full`` is sized for one GPU (MP at p = 2·10⁴, RF
 with n = 4096 and N up to 12k over 20 seeds, a 3-layer CK at n = 10⁴, ridge at p = 10⁴, the
-finite-size rate up to p = 16000) and has not been run: this project's machine had no GPU.
+finite-size rate up to p = 16000); `lab gpu --list` says whether its run is committed.
 """
 from __future__ import annotations
 
