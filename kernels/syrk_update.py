@@ -11,8 +11,9 @@ That is why this kernel, and not the layer-wise NTK Gram (formed once, ``O(n²d�
 one worth writing: it is the cubic hot loop. :func:`_syrk_lower_kernel` gives one program to each
 ``BLOCK × BLOCK`` output tile; tiles strictly above the diagonal exit at once (half the work of a
 GEMM), and on diagonal tiles only entries with row ≥ column are written. It accumulates in the
-input's precision (float64 by rank-1 FMA updates; float32 by ``tl.dot`` with
-``input_precision="ieee"``: no TF32). The module keeps the
+input's precision (float64 by coalesced tiles on the FMA units, or ``tl.dot`` where Triton lowers
+float64 MMA, both timed by the benchmark; float32 by ``tl.dot`` with ``input_precision="ieee"``:
+no TF32). The module keeps the
 arc of Triton's tutorials: kernel, wrapper :func:`syrk_update_triton`, torch reference
 :func:`syrk_update_reference`, public :func:`syrk_update`, a blocked Cholesky that uses it
 (:func:`blocked_cholesky`) and :func:`bench_syrk_update`.
@@ -26,7 +27,9 @@ import triton.language as tl
 from kernels import dispatch
 
 BLOCK = 32  #: output tile side
-BLOCK_K = 32  #: reduction chunk
+BLOCK_K = 32  #: reduction chunk (float32, and float64 through tl.dot)
+BLOCK_K64 = 8  #: reduction chunk of the float64 tile design (a [32, 32, 8] product in registers)
+FP64_DESIGNS = ("tile", "dot")  #: float64 on the FMA units (default), or tl.dot (not every Triton lowers it)
 
 
 @triton.jit
@@ -40,6 +43,7 @@ def _syrk_lower_kernel(
     stride_am, stride_ak,  # strides of L21
     stride_om, stride_on,  # strides of out
     IS_FP64: tl.constexpr,  # accumulate in float64 (else float32)
+    FP64_DOT: tl.constexpr,  # float64 through tl.dot (MMA) instead of tiles on the FMA units
     BLOCK: tl.constexpr,  # output tile side
     BLOCK_K: tl.constexpr,  # reduction chunk
 ):
@@ -53,13 +57,17 @@ def _syrk_lower_kernel(
         acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float64)
     else:
         acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float32)
-    if IS_FP64:
-        # float64: rank-1 updates on the FMA units. tl.dot takes float64 operands only in some
-        # Triton releases and GPUs (fp64 MMA on sm80/sm90 arrived after 3.4), so it is not relied on.
-        for kk in range(0, k):
-            a = tl.load(a_ptr + rows * stride_am + kk * stride_ak, mask=rows < m, other=0.0)
-            b = tl.load(a_ptr + cols * stride_am + kk * stride_ak, mask=cols < m, other=0.0)
-            acc += a[:, None] * b[None, :]
+    if IS_FP64 and not FP64_DOT:
+        # float64 on the FMA units: coalesced [BLOCK, BLOCK_K] tiles of both panels, their product
+        # summed over the chunk by broadcasting (a rank-1 loop over single columns, the first design,
+        # read each column with a stride of k elements and ran at 0.12x torch on an H200)
+        for k0 in range(0, k, BLOCK_K):
+            ks = k0 + tl.arange(0, BLOCK_K)
+            a = tl.load(a_ptr + rows[:, None] * stride_am + ks[None, :] * stride_ak,
+                        mask=(rows[:, None] < m) & (ks[None, :] < k), other=0.0)
+            b = tl.load(a_ptr + cols[:, None] * stride_am + ks[None, :] * stride_ak,
+                        mask=(cols[:, None] < m) & (ks[None, :] < k), other=0.0)
+            acc += tl.sum(a[:, None, :] * b[None, :, :], axis=2)
     else:
         for k0 in range(0, k, BLOCK_K):
             ks = k0 + tl.arange(0, BLOCK_K)
@@ -67,8 +75,11 @@ def _syrk_lower_kernel(
                         mask=(rows[:, None] < m) & (ks[None, :] < k), other=0.0)
             b = tl.load(a_ptr + cols[:, None] * stride_am + ks[None, :] * stride_ak,
                         mask=(cols[:, None] < m) & (ks[None, :] < k), other=0.0)
-            # acc += L21[rows] L21[cols]ᵀ, IEEE fp32 products (no TF32)
-            acc += tl.dot(a, tl.trans(b), input_precision="ieee")
+            # acc += L21[rows] L21[cols]ᵀ: IEEE fp32 products (no TF32), or fp64 MMA where FP64_DOT
+            if IS_FP64:
+                acc += tl.dot(a, tl.trans(b))
+            else:
+                acc += tl.dot(a, tl.trans(b), input_precision="ieee")
     lower = (rows[:, None] < m) & (cols[None, :] < m) & (rows[:, None] >= cols[None, :])
     c = tl.load(c_ptr + rows[:, None] * stride_cm + cols[None, :] * stride_cn, mask=lower, other=0.0)
     tl.store(out_ptr + rows[:, None] * stride_om + cols[None, :] * stride_on, c - acc, mask=lower)
@@ -85,17 +96,24 @@ def _check(c: torch.Tensor, a: torch.Tensor, who: str):
         raise ValueError(f"{who}: tensors on different devices ({c.device}, {a.device})")
 
 
-def syrk_update_triton(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """``tril(c − a aᵀ)`` by :func:`_syrk_lower_kernel` (upper triangle of the result is zero)."""
+def syrk_update_triton(c: torch.Tensor, a: torch.Tensor, fp64_design: str = "tile") -> torch.Tensor:
+    """``tril(c − a aᵀ)`` by :func:`_syrk_lower_kernel` (upper triangle of the result is zero).
+
+    ``fp64_design`` (float64 only): ``"tile"`` on the FMA units, or ``"dot"`` through ``tl.dot``.
+    """
     _check(c, a, "syrk_update_triton")
+    if fp64_design not in FP64_DESIGNS:
+        raise ValueError(f"syrk_update_triton: fp64_design must be one of {FP64_DESIGNS}, got {fp64_design!r}")
     m, k = a.shape
     out = torch.zeros_like(c)
     if m == 0:
         return out
+    fp64 = c.dtype == torch.float64
+    dot = fp64 and fp64_design == "dot"
     grid = (triton.cdiv(m, BLOCK), triton.cdiv(m, BLOCK))
     _syrk_lower_kernel[grid](c, a, out, m, k, c.stride(0), c.stride(1), a.stride(0), a.stride(1),
-                             out.stride(0), out.stride(1), IS_FP64=c.dtype == torch.float64,
-                             BLOCK=BLOCK, BLOCK_K=BLOCK_K)
+                             out.stride(0), out.stride(1), IS_FP64=fp64, FP64_DOT=dot,
+                             BLOCK=BLOCK, BLOCK_K=BLOCK_K64 if fp64 and not dot else BLOCK_K)
     return out
 
 
@@ -137,20 +155,30 @@ def blocked_cholesky(A: torch.Tensor, block: int = 256) -> torch.Tensor:
 TARGET = {
     "statement": "set here (the issue gives no number): the lower-triangle kernel at least as fast as "
                  "torch.tril(c - a @ a.T) (speedup = reference_ms / triton_ms)",
-    "conditions": [{"metric": "speedup", "at_least": 1.0, "ratio": ("reference_ms", "triton_ms")}]}
+    "conditions": [{"metric": "speedup", "at_least": 1.0, "ratio": ("reference_ms", "triton_ms"),
+                    "where": {"design": "tile"}}]}
 
 
 def bench_syrk_update(sizes=((4096, 512), (8192, 1024), (16384, 1024)), dtype=torch.float64) -> list[dict]:
-    """Median ms of the kernel and of the reference (``torch.tril(c − a @ a.T)``) on the GPU, with TFLOP/s."""
+    """Median ms of the kernel (each float64 design) and of the reference (``torch.tril(c − a @ a.T)``)
+    on the GPU, with TFLOP/s. A design that does not compile here is recorded with its error."""
     if not torch.cuda.is_available():
         raise RuntimeError("bench_syrk_update needs a CUDA GPU")
     rows = []
+    designs = FP64_DESIGNS if dtype == torch.float64 else ("tile",)
     for m, k in sizes:
         a = torch.randn(m, k, device="cuda", dtype=dtype)
         c = torch.randn(m, m, device="cuda", dtype=dtype)
-        t_tri = triton.testing.do_bench(lambda: syrk_update_triton(c, a))
         t_ref = triton.testing.do_bench(lambda: syrk_update_reference(c, a))
         fl = m * m * k  # lower triangle: m²k/2 multiply-adds = m²k flops
-        rows.append(dict(m=m, k=k, triton_ms=t_tri, reference_ms=t_ref,
-                         triton_tflops=fl / t_tri / 1e9, reference_tflops=2 * fl / t_ref / 1e9))
+        for design in designs:
+            row = dict(m=m, k=k, design=design, reference_ms=t_ref, reference_tflops=2 * fl / t_ref / 1e9)
+            try:
+                err = (syrk_update_triton(c, a, design) - syrk_update_reference(c, a)).abs().max().item()
+                t_tri = triton.testing.do_bench(lambda: syrk_update_triton(c, a, design))
+            except Exception as exc:  # noqa: BLE001 - a design this Triton cannot lower is a result
+                rows.append({**row, "error": f"{type(exc).__name__}: {exc}"[:200]})
+                continue
+            rows.append({**row, "triton_ms": t_tri, "triton_tflops": fl / t_tri / 1e9, "max_abs_err": err,
+                         "speedup": t_ref / t_tri})
     return rows

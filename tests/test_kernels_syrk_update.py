@@ -41,6 +41,20 @@ def test_kernel_matches_reference(m, k, dtype, tol):
 
 
 @needs_triton
+@pytest.mark.parametrize("design", ["tile", "dot"])
+@pytest.mark.parametrize("m,k", [(33, 7), (70, 45)])
+def test_both_float64_designs_match_the_reference(design, m, k):
+    from kernels.syrk_update import syrk_update_triton as syrk
+
+    c, a = _inputs(m, k, torch.float64, seed=m)
+    c, a = c.to(TRITON_DEVICE), a.to(TRITON_DEVICE)
+    out, ref = syrk(c, a, design), syrk_update_reference(c, a)
+    assert float((out - ref).abs().max()) <= 1e-12 * max(1.0, float(ref.abs().max())) * k
+    with pytest.raises(ValueError, match="fp64_design"):
+        syrk(c, a, "rank1")
+
+
+@needs_triton
 def test_kernel_on_non_contiguous_views():
     c, a = _inputs(48, 40, torch.float64, seed=1)
     big = torch.zeros(48, 80, dtype=torch.float64)
