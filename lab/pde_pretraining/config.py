@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.tiers import at_least, between, each, greater_than, nonempty, resolve_config
+from lab.tiers import at_least, between, each, greater_than, nonempty, one_of, resolve_config
 
 FULL_TIER_SECONDS = 420  # an estimate for `lab gpu`; the full tier has never run on a GPU
 
@@ -33,6 +33,9 @@ class Config:
     n_test: int = 64
     time_dependent: bool = False  # train on heat, advection and Burgers too (the full tier)
     td_steps: int = 1000  # Adam steps per time-dependent model
+    dirichlet: bool = False  # the Dirichlet variant with a finite-difference residual (the full tier)
+    matrix: bool = False  # the 3×3 benchmark matrix, Poisson/advection–diffusion/Helmholtz (the full tier)
+    matrix_shots: int = 16  # fine-tuning samples N in the matrix's few-shot cells
 
 
 _PRESETS = {
@@ -44,6 +47,7 @@ _PRESETS = {
 }
 
 CHECKS = {
+    "matrix_shots": at_least(1),
     "seed": at_least(0),
     "n_seeds": at_least(1),
     "n": at_least(8) & between(8, 512),
@@ -59,6 +63,9 @@ CHECKS = {
     "lambdas": nonempty & each(greater_than(0.0)),
     "n_test": at_least(2),
     "td_steps": at_least(1),
+    "time_dependent": one_of(True, False),
+    "dirichlet": one_of(True, False),
+    "matrix": one_of(True, False),
 }
 
 
