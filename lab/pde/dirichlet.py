@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lab.pde.steady import KAPPA, SourceConfig, diffusion_tensor
+from lab.pde.steady import KAPPA, SourceConfig, diffusion_tensor  # noqa: F401 (re-exported)
 
 
 def spacing(n: int) -> float:

@@ -2,8 +2,9 @@
 
 ``smoke`` trains tiny models for a few steps (seconds, for the tests), ``book`` is the dossier's
 book plan cut to fit two CPU cores (Poisson 32², 512 pre-training samples, FNO width 16 with 6
-modes, 3 seeds), ``full`` is sized for one GPU (64², more samples and steps, width 32 with 12
-modes); it has not run on a GPU yet.
+modes, 3 seeds), ``full`` is sized for one shared GPU within about five minutes (64², 1024
+samples, width 24 with 8 modes, 3 seeds, plus the time-dependent trio, the Dirichlet variant and
+the 3×3 benchmark matrix); it has not run on a GPU yet.
 """
 from __future__ import annotations
 
@@ -11,7 +12,22 @@ from dataclasses import dataclass
 
 from lab.tiers import at_least, between, each, greater_than, nonempty, one_of, resolve_config
 
-FULL_TIER_SECONDS = 420  # an estimate for `lab gpu`; the full tier has never run on a GPU
+# An estimate for `lab gpu` (the full tier has never run on a GPU), derived from CPU timings on one
+# thread (OMP_NUM_THREADS=1, measured under load) and the rule "a GPU step is 20x faster than one CPU
+# thread", with a floor of 8 ms per step for launch and Python overhead on a GPU and CPU shared by
+# four chapters:
+#   one pre-training step at 64², batch 16, width 24, 8 modes: 0.23 s CPU -> 11.5 ms; with the wide
+#   residual (two forward passes) 0.42 s -> 21 ms; a fine-tuning step (batch ≤ 16) -> 8 ms (floor);
+#   a time-dependent step (32 × 64 + padding) 0.2 s -> 10 ms.
+#   Models: 11 pre-trained (λ choice and Poisson variants) + 3 wide + 9 Dirichlet + 12 matrix
+#   (advection–diffusion, Helmholtz), 250 steps each: 250 × (32 × 11.5 + 3 × 21) ms = 108 s;
+#   69 few-shot/noise + 48 matrix fine-tunes, 50 steps each: 117 × 50 × 8 ms = 47 s;
+#   18 time-dependent models, 250 steps each: 18 × 250 × 10 ms = 45 s.
+#   Data generation on the CPU (one set per system and seed, cached in memory) and the exactness
+#   checks: about 20 s; the notebook's start, imports and evaluations: about 10 s;
+#   CUDA start and Triton compiles: 20 s.
+#   Total: 108 + 47 + 45 + 20 + 10 + 20 = 250 s, rounded up to 260 s.
+FULL_TIER_SECONDS = 260
 
 
 @dataclass(frozen=True)
@@ -42,8 +58,10 @@ _PRESETS = {
     "smoke": dict(n_seeds=1, n=16, count=32, steps=6, finetune_steps=3, width=8, modes=3, layers=2,
                   shots=(4,), lambdas=(1.0,), n_test=8),
     "book": dict(),
-    "full": dict(n=64, count=4096, steps=3000, finetune_steps=300, width=32, modes=12, n_test=256,
-                 shots=(4, 16, 64, 256), time_dependent=True),
+    # sized to finish in about 260 s on a shared GPU: see FULL_TIER_SECONDS
+    "full": dict(n=64, count=1024, steps=250, finetune_steps=50, width=24, modes=8, n_test=128,
+                 shots=(4, 16, 64), time_dependent=True, td_steps=250, dirichlet=True, matrix=True,
+                 matrix_shots=16),
 }
 
 CHECKS = {

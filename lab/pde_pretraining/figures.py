@@ -86,12 +86,16 @@ def _heat(ax, M, systems, title, cmap, fmt, center=None):
     ax.set_yticks(range(len(systems)), labels, fontsize=9)
     ax.set_xlabel("tested on")
     ax.set_title(title, fontsize=10)
-    hi = abs(M).max()
+    lo_v, hi_v = float(M.min()), float(M.max())
+    span = max(hi_v - lo_v, 1e-12)
     for i in range(M.shape[0]):
         for j in range(M.shape[1]):
-            dark = abs(M[i, j]) > 0.6 * hi
+            if center is None:  # viridis is dark at its low end
+                dark = (M[i, j] - lo_v) / span < 0.5
+            else:  # a diverging map is dark at both ends
+                dark = abs(M[i, j]) > 0.6 * lim
             ax.text(j, i, format(M[i, j], fmt), ha="center", va="center", fontsize=9,
-                    color="white" if dark and center is None else "black")
+                    color="white" if dark else "black")
     return im
 
 

@@ -14,6 +14,7 @@ non-periodic variant), ``channels`` the input layout (:mod:`problems`).
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass, replace
@@ -95,8 +96,10 @@ def _model(in_channels: int, arch, seed: int) -> FNO2d:
     return FNO2d(in_channels, arch.width, arch.modes, arch.layers, seed=seed).to(problems.default_device())
 
 
+@functools.lru_cache(maxsize=8)
 def system_data(system: str, count: int, n: int, seed: int, e_range=(1.0, 5.0), channels: int = 5):
-    """Labelled samples of a pre-training ``system``."""
+    """Labelled samples of a pre-training ``system`` (kept in memory for the run: the variants of
+    one seed share their data, so each set is generated once; nothing mutates a Samples)."""
     if system == "poisson":
         return problems.poisson(count, n, seed, e_range=e_range, channels=channels)
     if system == "advdiff":
@@ -155,7 +158,7 @@ def task_data(task: str, count: int, n: int, seed: int, channels: int = 5) -> pr
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
     system, _, rng = task.partition("-")
     e_range = (5.0, 10.0) if rng == "ood" else (1.0, 5.0)
-    return system_data(system, count, n, seed, e_range, channels)
+    return system_data(system, count, n, seed, tuple(e_range), channels)
 
 
 def _build_finetuned(cfg: FinetuneConfig, arch: PretrainConfig) -> dict:
