@@ -96,7 +96,7 @@ def _model(in_channels: int, arch, seed: int) -> FNO2d:
     return FNO2d(in_channels, arch.width, arch.modes, arch.layers, seed=seed).to(problems.default_device())
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=32)
 def system_data(system: str, count: int, n: int, seed: int, e_range=(1.0, 5.0), channels: int = 5):
     """Labelled samples of a pre-training ``system`` (kept in memory for the run: the variants of
     one seed share their data, so each set is generated once; nothing mutates a Samples)."""
