@@ -259,6 +259,9 @@ def test_dirichlet_and_matrix_experiments_run_at_toy_size_and_are_judged(tmp_pat
     from lab.pde_pretraining import experiments, figures
 
     monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))
+    # the torch reference of the spectral contraction (the kernel has its own interpreter tests;
+    # interpreting it for the ~80 toy models here would take a minute)
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
     cfg = config.resolve("smoke", n_seeds=3, steps=2, finetune_steps=2, n=16, count=8, width=4, modes=2,
                          dirichlet=True, matrix=True, matrix_shots=4)
     lam = experiments.choose_lambda(cfg)["chosen"]
