@@ -2,7 +2,7 @@
 
 ``smoke`` trains tiny models for a few steps (seconds, for the tests), ``book`` is the dossier's
 book plan cut to fit two CPU cores (Poisson 32², 512 pre-training samples, FNO width 16 with 6
-modes, 3 seeds), ``full`` is sized for one shared GPU within about five minutes (64², 1024
+modes, 3 seeds), ``full`` is sized for one shared GPU within about four minutes (64², 1024
 samples, width 24 with 8 modes, 3 seeds, plus the time-dependent trio, the Dirichlet variant and
 the 3×3 benchmark matrix); it has not run on a GPU yet.
 """
@@ -16,18 +16,21 @@ from lab.tiers import at_least, between, each, greater_than, nonempty, one_of, r
 # thread (OMP_NUM_THREADS=1, measured under load) and the rule "a GPU step is 20x faster than one CPU
 # thread", with a floor of 8 ms per step for launch and Python overhead on a GPU and CPU shared by
 # four chapters:
-#   one pre-training step at 64², batch 16, width 24, 8 modes: 0.23 s CPU -> 11.5 ms; with the wide
-#   residual (two forward passes) 0.42 s -> 21 ms; a fine-tuning step (batch ≤ 16) -> 8 ms (floor);
-#   a time-dependent step (32 × 64 + padding) 0.2 s -> 10 ms.
-#   Models: 11 pre-trained (λ choice and Poisson variants) + 3 wide + 9 Dirichlet + 12 matrix
-#   (advection–diffusion, Helmholtz), 250 steps each: 250 × (32 × 11.5 + 3 × 21) ms = 108 s;
-#   69 few-shot/noise + 48 matrix fine-tunes, 50 steps each: 117 × 50 × 8 ms = 47 s;
-#   18 time-dependent models, 250 steps each: 18 × 250 × 10 ms = 45 s.
-#   Data generation on the CPU (one set per system and seed, cached in memory) and the exactness
-#   checks: about 20 s; the notebook's start, imports and evaluations: about 10 s;
+#   one training step at 64², batch 16, width 24, 8 modes: 0.23 s CPU -> 11.5 ms; with the wide
+#   residual (two forward passes) 0.42 s -> 21 ms; fine-tuning at N = 4 (batch 4) 0.055 s -> 8 ms
+#   (floor); a time-dependent step (32 × 64 + padding) 0.14 s -> 8 ms (floor); one evaluation
+#   on 128 test samples 1.85 s -> 92 ms.
+#   Pre-training, 200 steps: 11 Poisson models (λ choice and variants) + 9 Dirichlet + 12 matrix
+#   (advection–diffusion, Helmholtz) at 11.5 ms and 3 wide at 21 ms: 200 × 431 ms = 86 s.
+#   Fine-tuning, 40 steps: 21 fine-tunes at N = 4 (8 ms) and 96 at N ≥ 16 (11.5 ms, few-shot,
+#   transfer, noise, matrix): 40 × 1272 ms = 51 s.
+#   Time-dependent trio, 200 steps: 18 models × 200 × 8 ms = 29 s.
+#   Evaluations: about 216 × 92 ms = 20 s.
+#   Data generation on the CPU (one set per system and seed, kept in memory; the Dirichlet solves
+#   run on the GPU) and the exactness checks: 20 s; the notebook's start, imports, figures: 10 s;
 #   CUDA start and Triton compiles: 20 s.
-#   Total: 108 + 47 + 45 + 20 + 10 + 20 = 250 s, rounded up to 260 s.
-FULL_TIER_SECONDS = 260
+#   Total: 86 + 51 + 29 + 20 + 20 + 10 + 20 = 236 s, rounded up.
+FULL_TIER_SECONDS = 240
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,9 @@ _PRESETS = {
     "smoke": dict(n_seeds=1, n=16, count=32, steps=6, finetune_steps=3, width=8, modes=3, layers=2,
                   shots=(4,), lambdas=(1.0,), n_test=8),
     "book": dict(),
-    # sized to finish in about 260 s on a shared GPU: see FULL_TIER_SECONDS
-    "full": dict(n=64, count=1024, steps=250, finetune_steps=50, width=24, modes=8, n_test=128,
-                 shots=(4, 16, 64), time_dependent=True, td_steps=250, dirichlet=True, matrix=True,
+    # sized to finish in about 240 s on a shared GPU: see FULL_TIER_SECONDS
+    "full": dict(n=64, count=1024, steps=200, finetune_steps=40, width=24, modes=8, n_test=128,
+                 shots=(4, 16, 64), time_dependent=True, td_steps=200, dirichlet=True, matrix=True,
                  matrix_shots=16),
 }
 
