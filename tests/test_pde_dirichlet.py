@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from lab.pde import dirichlet as fd
+from lab.pde_pretraining import dirichlet as fd
 from lab.pde_pretraining import losses, problems
 
 

@@ -11,7 +11,7 @@ With predictions ``û_b`` (fields), targets ``u_b``, sources ``f_b`` and operato
 - hybrid:    ``L_hyb = L_data + λ L_PDE``;
 - on the Dirichlet variant (non-periodic, no symbol) the residual is the finite-difference one,
   ``mean_b ‖A_b û_b − f_b‖² / ‖f_b‖²`` with ``A_b`` the 9-point stencil of
-  :mod:`lab.pde.dirichlet`; the spectral residual refuses a non-periodic batch.
+  :mod:`lab.pde_pretraining.dirichlet`; the spectral residual refuses a non-periodic batch.
 
 Norms over the rfft2 half-plane double-count nothing that matters for a ratio of norms of the same
 kind (both numerator and denominator use the same weights).
@@ -63,7 +63,7 @@ def residual_loss(pred: torch.Tensor, f: torch.Tensor, symbol: torch.Tensor, zer
 
 def fd_residual_loss(pred: torch.Tensor, f: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """``mean_b ‖A_b û_b − f_b‖² / ‖f_b‖²`` with the Dirichlet finite-difference operator."""
-    from lab.pde import dirichlet
+    from lab.pde_pretraining import dirichlet
 
     r = dirichlet.residual(pred, f, K)
     return (r.pow(2).sum(dim=(-2, -1)) / f.pow(2).sum(dim=(-2, -1)).clamp_min(1e-12)).mean()

@@ -10,7 +10,7 @@ all: channels ``(f, A11, A22, A12, ω/10)`` for Poisson and Helmholtz (the book 
 with ``channels=7`` also ``(b1, b2)``, which the 3×3 benchmark matrix needs for
 advection–diffusion. Periodic solutions come from :mod:`lab.pde.steady` (exact FFT solves) and
 carry the operator's symbol for the spectral residual; the Dirichlet variant comes from
-:mod:`lab.pde.dirichlet` (exact finite-difference solves) and carries ``K`` for the
+:mod:`lab.pde_pretraining.dirichlet` (exact finite-difference solves) and carries ``K`` for the
 finite-difference residual instead (``boundary="dirichlet"``, ``symbol=None``).
 """
 from __future__ import annotations
@@ -148,8 +148,8 @@ def advdiff(count: int, n: int, seed: int, e_range=(1.0, 5.0), channels: int = 7
 
 
 def dirichlet(count: int, n: int, seed: int, e_range=(1.0, 5.0), channels: int = 5, device=None) -> Samples:
-    """Poisson with zero Dirichlet boundaries (:mod:`lab.pde.dirichlet`), the layout of :func:`poisson`."""
-    from lab.pde import dirichlet as fd
+    """Poisson with zero Dirichlet boundaries (:mod:`lab.pde_pretraining.dirichlet`), the layout of :func:`poisson`."""
+    from lab.pde_pretraining import dirichlet as fd
 
     b = fd.generate(count, n, seed, e_range=tuple(e_range), device=device)
     omega = torch.zeros(count, dtype=torch.float64)

@@ -28,7 +28,9 @@ whenever ``K`` is (each Fourier mode's quadratic form is bounded below by ``kᵀ
 :func:`residual` is the finite-difference residual ``A û − f`` a neural operator is trained with;
 :func:`relative_residual` its norm relative to ``‖f‖``. Sources are the Gaussian-bump lattice of
 :mod:`lab.pde.steady` without periodic images (the domain is not periodic). Arrays are indexed
-``[..., y, x]``. This module is deliberately not imported by ``lab/pde/__init__.py``.
+``[..., y, x]``. The module lives in the chapter's package, not in ``lab/pde/``: the GPU records'
+code hash (:mod:`lab.gpu.sources`) counts a ``lab`` subpackage whole, so a new file there would
+make the FLEX chapter's full-tier record stale.
 """
 from __future__ import annotations
 
