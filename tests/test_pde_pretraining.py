@@ -1,6 +1,8 @@
 """PDE pre-training chapter: generators exact, residuals right, FNO shapes and invariance, losses."""
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -203,3 +205,94 @@ def test_time_dependent_trio_runs_at_toy_size_and_is_judged():
     none = Claims("pde_pretraining", "book")
     criteria.time_dependent_trio(none, None)
     assert none.items[0].status is Status.NOT_CHECKABLE
+
+
+# --- advection–diffusion, the benchmark matrix and the Dirichlet variant (full tier) ---------
+
+def test_fast_advdiff_generator_matches_the_steady_one():
+    ref = steady.generate("advdiff", 6, 16, seed=5)
+    ours = problems.advdiff_batch(6, 16, seed=5)
+    torch.testing.assert_close(ours.coeffs, ref.coeffs, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(ours.u, ref.u, rtol=1e-9, atol=1e-12)
+    assert steady.relative_residual(ours).max() < 1e-10
+
+
+def test_advdiff_samples_use_the_seven_channel_layout_and_vanish_at_truth():
+    s = problems.advdiff(4, 16, seed=0)
+    assert s.inputs.shape == (4, 7, 16, 16) and s.symbol.is_complex() and s.zero_mean
+    assert float(losses.pde_residual(s.u, s)) < 1e-8
+    p = problems.poisson(2, 16, seed=0, channels=7)
+    assert p.inputs.shape == (2, 7, 16, 16) and p.inputs[:, 5:].abs().max() == 0
+    torch.testing.assert_close(p.inputs[:, :5], problems.poisson(2, 16, seed=0).inputs)
+    with pytest.raises(ValueError, match="7-channel"):
+        problems.advdiff(2, 16, seed=0, channels=5)
+
+
+def test_device_aware_time_residual_equals_the_substrate_one():
+    from lab.pde_pretraining import timedep
+
+    u = torch.randn(2, 9, 16, dtype=torch.float64)
+    c = torch.tensor([0.1, 0.2], dtype=torch.float64)
+    for system in timedep.SYSTEMS:
+        torch.testing.assert_close(timedep.residual(system, u, c, 0.01), evolution1d.residual(system, u, c, 0.01))
+
+
+def test_full_preset_turns_on_the_full_tier_pieces_and_new_knobs_are_checked():
+    full = config.resolve("full")
+    assert full.dirichlet and full.matrix and full.time_dependent and full.n_seeds >= 3
+    book = config.resolve("book")
+    assert not (book.dirichlet or book.matrix or book.time_dependent)
+    with pytest.raises(ParameterError, match="matrix_shots"):
+        config.resolve("smoke", matrix_shots=0)
+    with pytest.raises(ParameterError, match="dirichlet"):
+        config.resolve("smoke", dirichlet="yes")
+    assert 0 < config.FULL_TIER_SECONDS <= 300
+
+
+def test_dirichlet_and_matrix_experiments_run_at_toy_size_and_are_judged(tmp_path, monkeypatch):
+    """The full tier's code path at smoke size: every model, evaluation and claim."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lab.claims import Claims, Status
+    from lab.pde_pretraining import claims as criteria
+    from lab.pde_pretraining import experiments, figures
+
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))
+    # the torch reference of the spectral contraction (the kernel has its own interpreter tests;
+    # interpreting it for the ~80 toy models here would take a minute)
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    cfg = config.resolve("smoke", n_seeds=3, steps=2, finetune_steps=2, n=16, count=8, width=4, modes=2,
+                         dirichlet=True, matrix=True, matrix_shots=4)
+    lam = experiments.choose_lambda(cfg)["chosen"]
+    pre = experiments.pretraining(cfg, lam)
+    dr = experiments.dirichlet(cfg, lam)
+    mx = experiments.matrix(cfg, lam)
+    assert set(dr) == {"data", "pde", "hybrid"} and dr["hybrid"]["ood"].shape == (3,)
+    assert mx["few_shot"]["hybrid"].shape == (3, 3, 3) and np.isfinite(mx["zero_shot"]["data"]).all()
+    claims = Claims("pde_pretraining", "smoke")
+    criteria.nonperiodic_bc_harder(claims, pre, dr)
+    criteria.matrix_transfer(claims, mx)
+    assert all(c.status is not Status.NOT_CHECKABLE for c in claims.items)  # 3 seeds: judged
+    figures.benchmark_matrix(mx)
+    figures.dirichlet_gap(pre, dr)
+    off = Claims("pde_pretraining", "book")
+    criteria.nonperiodic_bc_harder(off, pre, None)
+    criteria.matrix_transfer(off, None)
+    assert all(c.status is Status.NOT_CHECKABLE for c in off.items)
+
+
+def test_nonperiodic_claim_needs_a_periodic_benefit_and_a_smaller_dirichlet_gap():
+    from lab.claims import Claims, Status
+    from lab.pde_pretraining import claims as criteria
+
+    a = lambda *x: np.array(x)  # noqa: E731
+    pre = {"data": {"ood": a(0.30, 0.31, 0.32)}, "hybrid": {"ood": a(0.20, 0.21, 0.215)}}
+    shrinks = {"data": {"ood": a(0.40, 0.41, 0.42)}, "hybrid": {"ood": a(0.39, 0.405, 0.41)}}
+    grows = {"data": {"ood": a(0.40, 0.41, 0.42)}, "hybrid": {"ood": a(0.20, 0.20, 0.21)}}
+    no_benefit = {"data": pre["hybrid"], "hybrid": pre["data"]}
+    for dr, p, want in ((shrinks, pre, Status.REPRODUCED), (grows, pre, Status.NOT_REPRODUCED),
+                        (shrinks, no_benefit, Status.NOT_REPRODUCED)):
+        c = Claims("pde_pretraining", "full")
+        criteria.nonperiodic_bc_harder(c, p, dr)
+        assert c.items[0].status is want

@@ -2,16 +2,35 @@
 
 ``smoke`` trains tiny models for a few steps (seconds, for the tests), ``book`` is the dossier's
 book plan cut to fit two CPU cores (Poisson 32², 512 pre-training samples, FNO width 16 with 6
-modes, 3 seeds), ``full`` is sized for one GPU (64², more samples and steps, width 32 with 12
-modes); it has not run on a GPU yet.
+modes, 3 seeds), ``full`` is sized for one shared GPU within about four minutes (64², 1024
+samples, width 24 with 8 modes, 3 seeds, plus the time-dependent trio, the Dirichlet variant and
+the 3×3 benchmark matrix); it has not run on a GPU yet.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.tiers import at_least, between, each, greater_than, nonempty, resolve_config
+from lab.tiers import at_least, between, each, greater_than, nonempty, one_of, resolve_config
 
-FULL_TIER_SECONDS = 420  # an estimate for `lab gpu`; the full tier has never run on a GPU
+# An estimate for `lab gpu` (the full tier has never run on a GPU), derived from CPU timings on one
+# thread (OMP_NUM_THREADS=1, measured under load) and the rule "a GPU step is 20x faster than one CPU
+# thread", with a floor of 8 ms per step for launch and Python overhead on a GPU and CPU shared by
+# four chapters:
+#   one training step at 64², batch 16, width 24, 8 modes: 0.23 s CPU -> 11.5 ms; with the wide
+#   residual (two forward passes) 0.42 s -> 21 ms; fine-tuning at N = 4 (batch 4) 0.055 s -> 8 ms
+#   (floor); a time-dependent step (32 × 64 + padding) 0.14 s -> 8 ms (floor); one evaluation
+#   on 128 test samples 1.85 s -> 92 ms.
+#   Pre-training, 200 steps: 11 Poisson models (λ choice and variants) + 9 Dirichlet + 12 matrix
+#   (advection–diffusion, Helmholtz) at 11.5 ms and 3 wide at 21 ms: 200 × 431 ms = 86 s.
+#   Fine-tuning, 40 steps: 21 fine-tunes at N = 4 (8 ms) and 96 at N ≥ 16 (11.5 ms, few-shot,
+#   transfer, noise, matrix): 40 × 1272 ms = 51 s.
+#   Time-dependent trio, 200 steps: 18 models × 200 × 8 ms = 29 s.
+#   Evaluations: about 216 × 92 ms = 20 s.
+#   Data generation on the CPU (one set per system and seed, kept in memory; the Dirichlet solves
+#   run on the GPU) and the exactness checks: 20 s; the notebook's start, imports, figures: 10 s;
+#   CUDA start and Triton compiles: 20 s.
+#   Total: 86 + 51 + 29 + 20 + 20 + 10 + 20 = 236 s, rounded up.
+FULL_TIER_SECONDS = 240
 
 
 @dataclass(frozen=True)
@@ -33,17 +52,23 @@ class Config:
     n_test: int = 64
     time_dependent: bool = False  # train on heat, advection and Burgers too (the full tier)
     td_steps: int = 1000  # Adam steps per time-dependent model
+    dirichlet: bool = False  # the Dirichlet variant with a finite-difference residual (the full tier)
+    matrix: bool = False  # the 3×3 benchmark matrix, Poisson/advection–diffusion/Helmholtz (the full tier)
+    matrix_shots: int = 16  # fine-tuning samples N in the matrix's few-shot cells
 
 
 _PRESETS = {
     "smoke": dict(n_seeds=1, n=16, count=32, steps=6, finetune_steps=3, width=8, modes=3, layers=2,
                   shots=(4,), lambdas=(1.0,), n_test=8),
     "book": dict(),
-    "full": dict(n=64, count=4096, steps=3000, finetune_steps=300, width=32, modes=12, n_test=256,
-                 shots=(4, 16, 64, 256), time_dependent=True),
+    # sized to finish in about 240 s on a shared GPU: see FULL_TIER_SECONDS
+    "full": dict(n=64, count=1024, steps=200, finetune_steps=40, width=24, modes=8, n_test=128,
+                 shots=(4, 16, 64), time_dependent=True, td_steps=200, dirichlet=True, matrix=True,
+                 matrix_shots=16),
 }
 
 CHECKS = {
+    "matrix_shots": at_least(1),
     "seed": at_least(0),
     "n_seeds": at_least(1),
     "n": at_least(8) & between(8, 512),
@@ -59,6 +84,9 @@ CHECKS = {
     "lambdas": nonempty & each(greater_than(0.0)),
     "n_test": at_least(2),
     "td_steps": at_least(1),
+    "time_dependent": one_of(True, False),
+    "dirichlet": one_of(True, False),
+    "matrix": one_of(True, False),
 }
 
 

@@ -21,7 +21,8 @@ from lab.cache import cached
 from lab.pde import evolution1d
 from lab.pde_pretraining import losses
 from lab.pde_pretraining.fno import FNO2d
-from lab.pde_pretraining.train import _draw, _fit
+from lab.pde_pretraining.problems import default_device
+from lab.pde_pretraining.train import _cpu_state, _draw, _fit
 
 SYSTEMS = ("heat", "advection", "burgers")
 #: coefficient ranges: (training low, training high, shifted-test high); the test is (high, shifted]
@@ -44,6 +45,10 @@ class Fields:
 
     def subset(self, idx) -> "Fields":
         return Fields(self.inputs[idx], self.u[idx], self.u0[idx], self.coeff[idx], self.dt, self.system)
+
+    def to(self, device) -> "Fields":
+        return Fields(self.inputs.to(device), self.u.to(device), self.u0.to(device), self.coeff.to(device),
+                      self.dt, self.system)
 
 
 def generate(system: str, count: int, n: int, steps: int, seed: int, lo: float, hi: float) -> Fields:
@@ -69,7 +74,7 @@ def generate(system: str, count: int, n: int, steps: int, seed: int, lo: float, 
 
 def rhs(system: str, u0: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """``F(u0)`` with ``u_t = F(u)``: the scale the residual is measured against."""
-    k = evolution1d.wavenumbers(u0.shape[-1], dtype=u0.dtype)
+    k = evolution1d.wavenumbers(u0.shape[-1], dtype=u0.dtype).to(u0.device)
     uh = torch.fft.rfft(u0)
     ux = torch.fft.irfft(1j * k * uh, n=u0.shape[-1])
     uxx = torch.fft.irfft(-(k**2) * uh, n=u0.shape[-1])
@@ -77,8 +82,28 @@ def rhs(system: str, u0: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return {"heat": c * uxx, "advection": -c * ux, "burgers": -u0 * ux + c * uxx}[system]
 
 
+def residual(system: str, u: torch.Tensor, coeff: torch.Tensor, dt: float) -> torch.Tensor:
+    """:func:`lab.pde.evolution1d.residual` on ``u``'s device (the same formula: spectral in ``x``,
+    centred in ``t``; tested equal on the CPU)."""
+    n = u.shape[-1]
+    k = evolution1d.wavenumbers(n, dtype=u.dtype).to(u.device)
+    uh = torch.fft.rfft(u)
+    ux = torch.fft.irfft(1j * k * uh, n=n)
+    uxx = torch.fft.irfft(-(k**2) * uh, n=n)
+    ut = (u[:, 2:] - u[:, :-2]) / (2 * dt)
+    c = coeff.reshape(-1, 1, 1).to(u.dtype)
+    mid = slice(1, -1)
+    if system == "heat":
+        return ut - c * uxx[:, mid]
+    if system == "advection":
+        return ut + c * ux[:, mid]
+    if system == "burgers":
+        return ut + u[:, mid] * ux[:, mid] - c * uxx[:, mid]
+    raise ValueError(f"unknown time-dependent system {system!r}; choose heat, advection or burgers")
+
+
 def residual_loss(pred: torch.Tensor, batch: Fields) -> torch.Tensor:
-    r = evolution1d.residual(batch.system, pred, batch.coeff, batch.dt)
+    r = residual(batch.system, pred, batch.coeff, batch.dt)
     scale = rhs(batch.system, batch.u0, batch.coeff).pow(2).sum(-1).clamp_min(1e-12)
     res = (r.pow(2).sum(dim=(-2, -1)) / (r.shape[1] * scale)).mean()
     ic = ((pred[:, 0] - batch.u0).pow(2).sum(-1) / batch.u0.pow(2).sum(-1).clamp_min(1e-12)).mean()
@@ -105,7 +130,7 @@ class TimeConfig:
 def _build(cfg: TimeConfig) -> dict:
     lo, hi, _ = RANGES[cfg.system]
     data = generate(cfg.system, cfg.count, cfg.n, cfg.t_steps, 10_000 + cfg.seed, lo, hi)
-    model = FNO2d(2, cfg.width, cfg.modes, cfg.layers, seed=cfg.seed, pad=cfg.t_steps // 4)
+    model = FNO2d(2, cfg.width, cfg.modes, cfg.layers, seed=cfg.seed, pad=cfg.t_steps // 4).to(default_device())
 
     def loss_fn(b):
         pred = model(b.inputs)
@@ -118,12 +143,12 @@ def _build(cfg: TimeConfig) -> dict:
     if cfg.variant not in losses.VARIANTS:
         raise ValueError(f"unknown variant {cfg.variant!r}; choose from {', '.join(losses.VARIANTS)}")
     _fit(model, _draw(data, cfg.batch), loss_fn, cfg.steps, cfg.lr, cfg.seed, f"{cfg.system} {cfg.variant}")
-    return {"state": model.state_dict()}
+    return {"state": _cpu_state(model)}
 
 
 def trained(cfg: TimeConfig) -> FNO2d:
     rec = cached("pde_pretraining/timedep", asdict(cfg), lambda: _build(cfg))
-    model = FNO2d(2, cfg.width, cfg.modes, cfg.layers, seed=cfg.seed, pad=cfg.t_steps // 4)
+    model = FNO2d(2, cfg.width, cfg.modes, cfg.layers, seed=cfg.seed, pad=cfg.t_steps // 4).to(default_device())
     model.load_state_dict(rec["state"])
     return model
 
@@ -134,7 +159,8 @@ def shifted_error(model: FNO2d, cfg: TimeConfig, count: int = 64) -> float:
     _, hi, top = RANGES[cfg.system]
     test = generate(cfg.system, count, cfg.n, cfg.t_steps, 90_000, hi, top)
     model.eval()
-    return float(losses.relative_l2(model(test.inputs), test.u).mean())
+    dev = next(model.parameters()).device
+    return float(losses.relative_l2(model(test.inputs.to(dev)), test.u.to(dev)).mean())
 
 
 def trio(seeds: list[int], **sizes) -> dict:
