@@ -296,3 +296,15 @@ def test_nonperiodic_claim_needs_a_periodic_benefit_and_a_smaller_dirichlet_gap(
         c = Claims("pde_pretraining", "full")
         criteria.nonperiodic_bc_harder(c, p, dr)
         assert c.items[0].status is want
+
+
+def test_step_time_restores_the_contraction_and_names_a_bad_choice():
+    from lab.pde_pretraining import fno, train as tr
+
+    before = fno.spectral_contract
+    t = tr.step_time(5, n=16, batch=2, width=4, modes=3, layers=1, repeats=1, warmup=0,
+                     contraction="einsum", device="cpu")
+    assert t > 0 and fno.spectral_contract is before
+    with pytest.raises(ValueError, match="contraction"):
+        tr.step_time(5, n=16, batch=2, width=4, modes=3, layers=1, contraction="fft")
+    assert fno.spectral_contract is before

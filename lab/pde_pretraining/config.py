@@ -55,20 +55,22 @@ class Config:
     dirichlet: bool = False  # the Dirichlet variant with a finite-difference residual (the full tier)
     matrix: bool = False  # the 3×3 benchmark matrix, Poisson/advection–diffusion/Helmholtz (the full tier)
     matrix_shots: int = 16  # fine-tuning samples N in the matrix's few-shot cells
+    step_repeats: int = 2  # timed FNO steps at the size (64², batch 32, width 32, 12 modes)
 
 
 _PRESETS = {
     "smoke": dict(n_seeds=1, n=16, count=32, steps=6, finetune_steps=3, width=8, modes=3, layers=2,
-                  shots=(4,), lambdas=(1.0,), n_test=8),
+                  shots=(4,), lambdas=(1.0,), n_test=8, step_repeats=1),
     "book": dict(),
     # sized to finish in about 240 s on a shared GPU: see FULL_TIER_SECONDS
     "full": dict(n=64, count=1024, steps=200, finetune_steps=40, width=24, modes=8, n_test=128,
                  shots=(4, 16, 64), time_dependent=True, td_steps=200, dirichlet=True, matrix=True,
-                 matrix_shots=16),
+                 matrix_shots=16, step_repeats=50),
 }
 
 CHECKS = {
     "matrix_shots": at_least(1),
+    "step_repeats": at_least(1),
     "seed": at_least(0),
     "n_seeds": at_least(1),
     "n": at_least(8) & between(8, 512),

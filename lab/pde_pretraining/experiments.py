@@ -106,6 +106,22 @@ def sample_fields(cfg, lam: float) -> dict:
 DIRICHLET_VARIANTS = ("data", "pde", "hybrid")
 
 
+def step_costs(cfg) -> dict:
+    """Seconds per FNO training step at the issue's size (64², batch 32, width 32, 12 modes) on this
+    run's device: with the spectral contraction as training dispatches it (the Triton kernel on a
+    GPU) and with ``torch.einsum`` (:func:`lab.pde_pretraining.train.step_time`)."""
+    from lab.pde_pretraining import problems
+
+    import torch
+
+    dev = torch.device(problems.default_device())
+    out = {"device": str(dev), "repeats": cfg.step_repeats,
+           "dispatch_s": train.step_time(channels(cfg), repeats=cfg.step_repeats, device=dev)}
+    if dev.type == "cuda":  # on the CPU the dispatcher runs the einsum already
+        out["einsum_s"] = train.step_time(channels(cfg), repeats=cfg.step_repeats, contraction="einsum", device=dev)
+    return out
+
+
 def dirichlet(cfg, lam: float) -> dict:
     """The Dirichlet variant: Data/PDE/Hybrid pre-trained on Poisson with zero boundary values
     (``e ∈ [1, 5]``, finite-difference residual, everything else as in :func:`pretraining`), tested

@@ -134,11 +134,63 @@ def _build_pretrained(cfg: PretrainConfig) -> dict:
         return losses.loss(cfg.variant, model(b.inputs), b, cfg.lam, cfg.precondition,
                            unlabelled=w, pred_unlabelled=model(w.inputs))
 
-    t0 = time.process_time()
+    clock = _clock(next(model.parameters()).device)
+    t0 = clock()
     history = _fit(model, draw_l, loss_fn, cfg.steps, cfg.lr, cfg.seed, f"pre-train {cfg.variant}")
-    cpu = time.process_time() - t0
+    cpu = clock() - t0
     return {"state": _cpu_state(model), "history": history, "cpu_s": cpu,
             "samples_per_s": cfg.steps * cfg.batch / max(cpu, 1e-9)}
+
+
+def _clock(device: torch.device):
+    """CPU seconds on the CPU; on a GPU, wall seconds read after synchronising (the CPU time of
+    asynchronous launches says nothing about the work)."""
+    if device.type != "cuda":
+        return time.process_time
+
+    def wall() -> float:
+        torch.cuda.synchronize(device)
+        return time.perf_counter()
+    return wall
+
+
+def step_time(in_channels: int, n: int = 64, batch: int = 32, width: int = 32, modes: int = 12, layers: int = 4,
+              repeats: int = 3, warmup: int = 1, contraction: str = "dispatch", device=None) -> float:
+    """Seconds per FNO training step (forward, relative-L2 loss, backward, Adam) at one size.
+
+    The issue's size is the default: 64², batch 32, width 32, 12 modes, 4 layers. ``contraction``
+    is ``"dispatch"`` (the Triton kernel where it runs, as training uses it) or ``"einsum"`` (the
+    torch reference everywhere). CPU seconds on the CPU, synchronised wall seconds on a GPU;
+    ``warmup`` steps first (compiles and autotuning), then the mean of ``repeats`` steps.
+    """
+    from kernels.spectral_contract import spectral_contract, spectral_contract_reference
+    from lab.pde_pretraining import fno
+
+    if contraction not in ("dispatch", "einsum"):
+        raise ValueError(f"contraction must be 'dispatch' or 'einsum', got {contraction!r}")
+    device = torch.device(device or problems.default_device())
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, in_channels, n, n, generator=g).to(device)
+    u = torch.randn(batch, n, n, generator=g).to(device)
+    model = FNO2d(in_channels, width, modes, layers, seed=0).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    saved = fno.spectral_contract
+    fno.spectral_contract = spectral_contract if contraction == "dispatch" else spectral_contract_reference
+    try:
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = ((model(x) - u).pow(2).sum((1, 2)) / u.pow(2).sum((1, 2))).mean()
+            loss.backward()
+            opt.step()
+        for _ in range(warmup):
+            step()
+        clock = _clock(device)
+        t0 = clock()
+        for _ in range(repeats):
+            step()
+        return (clock() - t0) / repeats
+    finally:
+        fno.spectral_contract = saved
 
 
 def pretrained(cfg: PretrainConfig) -> tuple[FNO2d, dict]:
