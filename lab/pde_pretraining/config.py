@@ -4,7 +4,7 @@
 book plan cut to fit two CPU cores (Poisson 32², 512 pre-training samples, FNO width 16 with 6
 modes, 3 seeds), ``full`` is sized for one shared GPU within about four minutes (64², 1024
 samples, width 24 with 8 modes, 3 seeds, plus the time-dependent trio, the Dirichlet variant and
-the 3×3 benchmark matrix); it has not run on a GPU yet.
+the 3×3 benchmark matrix); `lab gpu --list` says whether its run is committed.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lab.tiers import at_least, between, each, greater_than, nonempty, one_of, resolve_config
 
-# An estimate for `lab gpu` (the full tier has never run on a GPU), derived from CPU timings on one
+# An estimate for `lab gpu` (made before the full tier first ran on a GPU), derived from CPU timings on one
 # thread (OMP_NUM_THREADS=1, measured under load) and the rule "a GPU step is 20x faster than one CPU
 # thread", with a floor of 8 ms per step for launch and Python overhead on a GPU and CPU shared by
 # four chapters:
