@@ -91,3 +91,36 @@ def paste_back_curve(sweep: dict):
     ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def learned_bars(ss: dict | None, dm: dict | None):
+    """The learned models: the stand-in's bit accuracy per attack (threshold 0.75) and, when the
+    trained DDPM ran, TreeRing-mini's mean p per attack (threshold 0.05)."""
+    panels = [x for x in (ss, dm) if x is not None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.2), squeeze=False)
+    axes = list(axes[0])
+    if ss is not None:
+        b = axes.pop(0)
+        names = list(ss["acc"])
+        acc = np.array([ss["acc"][n] for n in names])
+        b.bar(range(len(names)), acc.mean(1), yerr=acc.std(1) / np.sqrt(acc.shape[1]), color="tab:green")
+        b.axhline(0.75, color="k", ls="--", lw=1, label="removed if ≤ 0.75")
+        b.axhline(0.5, color="gray", ls=":", lw=1, label="chance")
+        b.set_xticks(range(len(names)), names, rotation=45, ha="right")
+        b.set_ylabel("mean bit accuracy")
+        b.set_ylim(0, 1.02)
+        b.set_title(f"StegaStamp stand-in, {ss['side']}² scenes")
+        b.legend(loc="lower left", fontsize=9)
+    if dm is not None:
+        a = axes.pop(0)
+        names = list(dm["p"])
+        means = [dm["p"][n].mean() for n in names]
+        a.bar(range(len(names)), np.maximum(means, 1e-12), color="tab:purple")
+        a.axhline(0.05, color="k", ls="--", lw=1, label="removed if p ≥ 0.05")
+        a.set_yscale("log")
+        a.set_xticks(range(len(names)), names, rotation=45, ha="right")
+        a.set_ylabel("mean TreeRing p-value")
+        a.set_title("TreeRing-mini, trained DDPM")
+        a.legend(loc="lower right", fontsize=9)
+    fig.tight_layout()
+    return fig
