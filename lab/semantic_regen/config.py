@@ -91,8 +91,8 @@ class Config:
 
 
 _PRESETS = {
-    "smoke": dict(tr_side=16, tr_seeds=60, tr_radius=2, wm_images=3, ss_side=0),
-    "book": dict(),
+    "smoke": dict(tr_side=16, tr_seeds=60, tr_radius=2, wm_images=3, ss_side=0, dm_side=0),
+    "book": dict(dm_side=32, dm_train_steps=200, dm_batch=32, dm_scenes=256, dm_seeds=16, dm_radius=5),
     "full": dict(wm_side=512, wm_images=10, dm_side=64, ss_side=128, ss_train_steps=1500, ss_images=100),
 }
 

@@ -246,6 +246,8 @@ def ddpm_treering_experiment(cfg, dev: str | None = None) -> dict:
     from lab.watermark import diffusion
 
     dev = dev or device()
+    if not 0 < cfg.dm_radius < cfg.dm_side // 2:
+        raise ValueError(f"the ring key's radius {cfg.dm_radius} must be below half the DDPM's side {cfg.dm_side}")
     model, rec = diffusion.trained(_ddpm_config(cfg), dev)
     n, r, S = cfg.dm_side, cfg.dm_radius, cfg.dm_seeds
     ts = treering.ddim_timesteps(cfg.dm_steps)

@@ -5,7 +5,10 @@ DDPM objective :math:`\\mathbb E\\,\\lVert\\varepsilon-\\hat\\varepsilon_\\theta
 +\\sqrt{1-\\bar\\alpha_t}\\varepsilon, t)\\rVert^2` on the DDPM linear schedule (``β`` from 1e-4 to
 0.02 over 1000 steps), in-process and seeded, on grayscale random-shapes scenes composited on
 photo textures (:func:`training_scenes`); the trained weights are cached by configuration hash
-(:func:`lab.cache.cached`).
+(:func:`lab.cache.cached`). By default the U-Net predicts the *residual* to the exact noise
+predictor of a stationary Gaussian fitted to the same scenes (:class:`GaussianBase`,
+:class:`Residual`): at high noise, where DDIM inversion divides by ``α_t``, the model then stays
+close to a linear, exactly invertible map, and the network learns the non-Gaussian corrections.
 
 With the model, a DDIM step ``t → s`` (``α = √ᾱ``, ``σ = √(1-ᾱ)``) is
 
@@ -31,7 +34,7 @@ from torch.nn import functional as F
 
 from lab.watermark.treering import T, alphas_cumprod, ddim_timesteps
 
-VERSION = 1
+VERSION = 2
 
 
 def linear_alphas_cumprod(beta_start: float = 1e-4, beta_end: float = 0.02, steps: int = T) -> np.ndarray:
@@ -105,6 +108,49 @@ class UNet(nn.Module):
         return self.out(h)
 
 
+class GaussianBase(nn.Module):
+    r"""The exact noise predictor of a *stationary* Gaussian fitted to the training images:
+
+    .. math::  \hat\varepsilon_G(x_t) = σ_t\,\mathcal F^{-1}\big[(α_t^2P + σ_t^2)^{-1}\,
+               \mathcal F(x_t - α_tμ)\big],
+
+    with ``μ`` the mean image, ``P`` the mean power spectrum of ``x - μ`` (orthonormal FFT, so
+    the covariance is circulant with eigenvalues ``P``). It is the fixture's formula with Σ
+    diagonal in the Fourier basis, cheap at any size and on any device.
+    """
+
+    def __init__(self, mu: torch.Tensor, power: torch.Tensor, abar: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mu", mu.float())
+        self.register_buffer("power", power.float())
+        self.register_buffer("abar", abar.float())
+
+    @staticmethod
+    def fit(x: torch.Tensor, abar: torch.Tensor) -> "GaussianBase":
+        """Fit ``μ`` and ``P`` to images ``(N, 1, n, n)``."""
+        mu = x.mean(0)
+        power = (torch.fft.fft2(x - mu, norm="ortho").abs() ** 2).mean(0)
+        return GaussianBase(mu, power, abar)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        a = self.abar[t.expand(x.shape[0]) if t.ndim == 0 else t][:, None, None, None]
+        at, st = a.sqrt(), (1 - a).sqrt()
+        X = torch.fft.fft2(x - at * self.mu, norm="ortho") / (at ** 2 * self.power + st ** 2)
+        return st * torch.fft.ifft2(X, norm="ortho").real
+
+
+class Residual(nn.Module):
+    """``ε̂ = ε̂_G + U-Net``: the network learns the correction to the stationary-Gaussian predictor
+    (its output layer starts at zero, so the untrained model is the Gaussian one)."""
+
+    def __init__(self, net: UNet, base: GaussianBase):
+        super().__init__()
+        self.net, self.base = net, base
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.base(x, t) + self.net(x, t)
+
+
 @dataclass(frozen=True)
 class DDPMConfig:
     """What determines a trained model (its cache key)."""
@@ -117,6 +163,7 @@ class DDPMConfig:
     n_scenes: int = 512
     seed: int = 0
     schedule: str = "scaled-linear"  # "linear" (DDPM: β 1e-4 … 0.02) or "scaled-linear" (SD's, as the fixture)
+    gaussian_base: bool = True  # predict the residual to the stationary-Gaussian ε̂ (:class:`Residual`)
 
 
 def training_scenes(side: int, n: int, seed: int) -> np.ndarray:
@@ -256,10 +303,11 @@ def train(cfg: DDPMConfig, device: str | torch.device = "cpu", progress=None) ->
     """Train the U-Net on :func:`training_scenes` (random flips); returns the state dict and losses."""
     data = torch.from_numpy(training_scenes(cfg.side, cfg.n_scenes, cfg.seed)).to(device)[:, None]
     torch.manual_seed(cfg.seed)
-    net = UNet(1, cfg.base).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
     abar = torch.tensor(schedule(cfg.schedule), dtype=torch.float32, device=device)
+    unet = UNet(1, cfg.base).to(device)
+    net = Residual(unet, GaussianBase.fit(data, abar)).to(device) if cfg.gaussian_base else unet
+    opt = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     losses = []
     for step in range(cfg.steps):
@@ -289,6 +337,9 @@ def trained(cfg: DDPMConfig, device: str | torch.device = "cpu") -> tuple[DDPM, 
         raise ValueError(f"the DDPM's side must be a multiple of 4 and at least 8, got {cfg.side}")
     rec = cached("semantic_regen/ddpm", {**asdict(cfg), "device": torch.device(device).type}, lambda: train(cfg, device), version=VERSION)
     net = UNet(1, cfg.base)
+    if cfg.gaussian_base:
+        n = cfg.side
+        net = Residual(net, GaussianBase(torch.zeros(1, n, n), torch.ones(1, n, n), torch.zeros(T)))
     net.load_state_dict(rec["state"])
     return DDPM(net, cfg.side, device, cfg.schedule), rec
 
