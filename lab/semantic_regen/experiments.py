@@ -302,7 +302,7 @@ def ddpm_treering_experiment(cfg, dev: str | None = None) -> dict:
                 roundtrip_rms=roundtrip_rms, key_error=key_err, repaint_fraction=repaint.mean((1, 2)),
                 mask_size=int(mask.sum()), example=example, device=dev,
                 final_loss=float(np.nanmean(losses[np.isfinite(losses)][-10:])),
-                sample_std=float(x_clean.std().cpu()), params=int(sum(v.numel() for v in rec["state"].values())))
+                sample_std=float(x_clean.std().cpu()), params=int(sum(q.numel() for q in model.net.parameters())))
 
 
 def _key_error(back, x_t, mask) -> np.ndarray:
