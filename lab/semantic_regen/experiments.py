@@ -1,5 +1,8 @@
 """The experiments of ``book/semantic_regen.md``: TreeRing on the Gaussian fixture, dwtDct on
-photo scenes, every attack × {paste-back, pass-through}, and the image-quality metrics."""
+photo scenes, every attack × {paste-back, pass-through}, and the image-quality metrics; with the
+learned models, TreeRing-mini on a trained pixel DDPM (RePaint as the background regenerator) and
+the StegaStamp stand-in (:func:`ddpm_treering_experiment`, :func:`stegastamp_experiment`, batched
+on the GPU when one is visible)."""
 from __future__ import annotations
 
 import numpy as np
