@@ -205,7 +205,11 @@ WHY_SHORT = {
         "(radius 10 at 64², four times as many coefficients) leave far more margin."
     ),
     "treering-ddpm-broken-by-repaint": (
-        "This row needs the unattacked images to be detected first; see treering-ddpm-detects."
+        "The detector's evidence grows with the number of key coefficients. RePaint keeps about a third of the "
+        "pixels, and their low-frequency content still carries part of the ring; with the full tier's larger key "
+        "(radius 10 at 64²) that part can be enough to keep the mean p below 0.05, while the book tier's smaller "
+        "key (radius 5 at 32²) is erased. If the unattacked images are not detected either, see "
+        "treering-ddpm-detects."
     ),
     "paper-1000-prompts": "The paper's models and prompts are not available offline.",
 }
