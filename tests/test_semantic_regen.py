@@ -85,8 +85,9 @@ def test_smoke_claims_exact_rows_reproduced():
 
 def test_full_tier_is_configured_and_runs_at_smoke_size():
     full = config.resolve("full")
-    assert (full.tr_side, full.tr_seeds, full.tr_radius, full.wm_side) == (64, 1000, 10, 512)
-    # the full tier's code path (key radius 10/64 of the side, 512² scenes) at a tiny size
+    # the full tier keeps the fixture at the book's size (its 64² / 1000-seed TreeRing is the trained DDPM's)
+    assert (full.tr_side, full.tr_seeds, full.wm_side, full.dm_side, full.dm_seeds) == (32, 200, 512, 64, 1000)
+    # the fixture's code path (key radius 10/64 of the side) at a tiny size
     small = config.resolve("full", tr_side=16, tr_seeds=3, tr_radius=2, wm_side=256, wm_images=3)
     tr = experiments.treering_experiment(small)
     assert tr["roundtrip"].max() < 1e-9 and all(v.shape == (3,) for v in tr["p"].values())

@@ -91,3 +91,53 @@ def paste_back_curve(sweep: dict):
     ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def learned_bars(ss: dict | None, dm: dict | None):
+    """The learned models: the stand-in's bit accuracy per attack (threshold 0.75) and, when the
+    trained DDPM ran, TreeRing-mini's mean p per attack (threshold 0.05)."""
+    panels = [x for x in (ss, dm) if x is not None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.2), squeeze=False)
+    axes = list(axes[0])
+    if ss is not None:
+        b = axes.pop(0)
+        names = list(ss["acc"])
+        acc = np.array([ss["acc"][n] for n in names])
+        b.bar(range(len(names)), acc.mean(1), yerr=acc.std(1) / np.sqrt(acc.shape[1]), color="tab:green")
+        b.axhline(0.75, color="k", ls="--", lw=1, label="removed if ≤ 0.75")
+        b.axhline(0.5, color="gray", ls=":", lw=1, label="chance")
+        b.set_xticks(range(len(names)), names, rotation=45, ha="right")
+        b.set_ylabel("mean bit accuracy")
+        b.set_ylim(0, 1.02)
+        b.set_title(f"StegaStamp stand-in, {ss['side']}² scenes")
+        b.legend(loc="lower left", fontsize=9)
+    if dm is not None:
+        a = axes.pop(0)
+        names = list(dm["p"])
+        means = [dm["p"][n].mean() for n in names]
+        a.bar(range(len(names)), np.maximum(means, 1e-12), color="tab:purple")
+        a.axhline(0.05, color="k", ls="--", lw=1, label="removed if p ≥ 0.05")
+        a.set_yscale("log")
+        a.set_xticks(range(len(names)), names, rotation=45, ha="right")
+        a.set_ylabel("mean TreeRing p-value")
+        a.set_title("TreeRing-mini, trained DDPM")
+        a.legend(loc="lower right", fontsize=9)
+    fig.tight_layout(w_pad=2.5)
+    return fig
+
+
+def ddpm_panel(example: dict):
+    """A watermarked sample of the trained DDPM, its repaint mask and three attacks."""
+    att = example["attacked"]
+    fig, axes = plt.subplots(1, 2 + len(att), figsize=(2.3 * (2 + len(att)), 2.8))
+    axes[0].imshow(example["x"], cmap="gray", vmin=-1, vmax=1)
+    axes[0].set_title("DDPM sample", fontsize=10)
+    axes[1].imshow(example["repaint"], cmap="gray")
+    axes[1].set_title("repaint mask", fontsize=10)
+    for ax, (n, y) in zip(axes[2:], att.items()):
+        ax.imshow(y, cmap="gray", vmin=-1, vmax=1)
+        ax.set_title(n, fontsize=10)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
