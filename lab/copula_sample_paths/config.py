@@ -18,6 +18,7 @@ class Config:
 
     scale: str
     seed: int = 0
+    device: str = "cpu"  # where the models train and forecast: auto (CUDA when available), cpu, cuda
     n_paths: int = 100
     tail: str = "linear"
     rho_method: str = "rank_gauss"
@@ -64,6 +65,7 @@ _PRESETS = {
 
 CHECKS = {
     "seed": at_least(0),
+    "device": one_of("auto", "cpu", "cuda"),
     "n_paths": at_least(2),
     "tail": one_of("linear", "exponential"),
     "rho_method": one_of("rank_gauss", "levels", "diff"),
@@ -105,3 +107,12 @@ def resolve(scale: str = "book", **overrides) -> Config:
     if cfg.ar_commit > cfg.horizon:
         raise ParameterError("ar_commit", cfg.ar_commit, f"at most the horizon {cfg.horizon}")
     return cfg
+
+
+def device(cfg: Config) -> str:
+    """``cfg.device``, with ``"auto"`` meaning CUDA when available (the house rule of the chapter configs)."""
+    if cfg.device != "auto":
+        return cfg.device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

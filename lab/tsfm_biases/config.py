@@ -18,6 +18,7 @@ class Config:
 
     scale: str
     seed: int = 0
+    device: str = "cpu"  # where the models train and forecast: auto (CUDA when available), cpu, cuda
     n_seeds: int = 3
     # model family (the mechanism grid: embedding × patch, 9-quantile head, direct decoding)
     context: int = 64
@@ -71,6 +72,7 @@ _PRESETS = {
 
 CHECKS = {
     "seed": at_least(0),
+    "device": one_of("auto", "cpu", "cuda"),
     "n_seeds": at_least(1),
     "context": at_least(1),
     "horizon": at_least(2),
@@ -120,3 +122,12 @@ def resolve(scale: str = "book", **overrides) -> Config:
         from lab.tiers import ParameterError
         raise ParameterError("walk_context", cfg.walk_context, f"a multiple of walk_period {cfg.walk_period}")
     return cfg
+
+
+def device(cfg: Config) -> str:
+    """``cfg.device``, with ``"auto"`` meaning CUDA when available (the house rule of the chapter configs)."""
+    if cfg.device != "auto":
+        return cfg.device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
