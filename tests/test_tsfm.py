@@ -205,3 +205,19 @@ def test_sampled_forecast_uses_a_generator_on_the_models_device():
     ctx = np.random.default_rng(0).normal(size=(3, 16))
     a, b = m.forecast(ctx, point="sample", seed=5), m.forecast(ctx, point="sample", seed=5)
     assert a.shape == (3, 4) and torch.equal(a, b)
+
+
+def test_chunked_forecasts_match_one_pass(monkeypatch):
+    """A GPU model forecasts in chunks of ``cuda_chunk`` contexts; the chunks are put back in order
+    (checked on the CPU by forcing chunks of 2)."""
+    from lab.tsfm.model import TSFM
+    for decoding in ("direct", "autoregressive"):
+        cfg = tsfm.TSFMConfig(context=16, horizon=8, patch=4, decoding=decoding, d_model=8, n_layers=1, n_heads=2,
+                              d_ff=16)
+        m = tsfm.build_model(cfg)
+        ctx = np.random.default_rng(3).normal(size=(5, 16))
+        one_q, one_f = m.predict_quantiles(ctx), m.forecast(ctx)
+        monkeypatch.setattr(TSFM, "_chunks", lambda self, n: [slice(i, i + 2) for i in range(0, n, 2)])
+        assert torch.allclose(m.predict_quantiles(ctx), one_q, atol=1e-5)
+        assert torch.allclose(m.forecast(ctx), one_f, atol=1e-5)
+        monkeypatch.undo()
