@@ -11,7 +11,7 @@ on all 414 test windows, 2000 oracle series, 2000 synthetic training series and 
 the timing sweep. Measured here on one CPU thread: a training step at d = 256, 6 layers is
 ≈ 3.7 s (≈ 0.12 s on the GPU at the assumed 30×, so 3000 steps ≈ 6 min), and the CPU-side part
 (scores of [B, N, H] paths — the variogram score alone holds B·N·H² values, 7.6 GB at B = 414,
-N = 1000 — the oracle study at 2000 series, the corpus) took ≈ 320 s at N = 300 with a tiny
+N = 1000 — the oracle study at 2000 series, the corpus) took ≈ 320 s at N = 300 on 256 test windows with a tiny
 model. The full tier now trains a d = 128, 4-layer mini-Bolt (4× the book's width, 2× its depth;
 ≈ 0.33 s per step of 256 windows on one CPU thread, so at the ≈ 15 ms floor of a shared GPU) for
 2000 steps, and scores N = 200 paths on 256 test windows, 500 oracle series, 500 synthetic
@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from lab.tiers import ParameterError, at_least, between, each, nonempty, one_of, resolve_config, strictly_increasing
 
 #: Expected wall seconds of the full tier on the shared H200 (read by ``lab gpu``; never run yet).
-#: Training: 2000 steps × max(15 ms, 0.33 s / 30) = 30 s. The rest measured on one CPU thread at
-#: the full sizes with a tiny model (N = 300, then scaled by B·N to N = 200): structural < 1 s,
-#: oracle ≈ 44 s × (500/2000) × (200/300) ≈ 7 s, seasonal ≈ 4 s, corpus ≈ 15 s, the mini-Bolt's
-#: scores ≈ 55 s, AR sampling's CPU side ≈ 15 s, the unbatched AR (1200 calls × ≈ 5 ms) ≈ 6 s,
-#: the timing sweep ≈ 4 s, the GPU's forward passes (≈ 0.3M sequence evaluations at ≈ 0.014 ms)
-#: ≈ 5 s, kernel start, figures and claims ≈ 15 s: ≈ 160 s.
-FULL_TIER_SECONDS = 170
+#: Training: 2000 steps × max(15 ms, 0.33 s / 30) = 30 s (0.33 s: a step of 256 windows at d = 128,
+#: 4 layers, measured on one CPU thread). The rest measured on one CPU thread at the full sizes
+#: with a tiny model standing in: structural 0.2 s, oracle 5.2 s, seasonal 3.1 s, corpus 14.4 s, the
+#: mini-Bolt study's sampling, scores and timing sweep 61 s (its tiny model's CPU forwards
+#: included); the GPU's forward passes (≈ 0.3M sequence evaluations, 1200 unbatched calls) ≈ 10 s;
+#: kernel start, figures, claims ≈ 15 s. Sum ≈ 140 s, declared with the slack of shared CPU cores.
+FULL_TIER_SECONDS = 160
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,12 @@ from lab.tiers import at_least, between, each, greater_than, nonempty, one_of, r
 
 #: Expected wall seconds of the full tier on the shared H200 (read by ``lab gpu``; never run yet).
 #: CPU step times measured on one thread at the full sizes (batch 128): patch 1 ≈ 0.67 s, patch 16
-#: ≈ 0.06–0.08 s, loss-grid (patch 8, context 128) ≈ 0.16–0.25 s; on the GPU max(15 ms, CPU/30):
+#: ≈ 0.06–0.08 s, loss grid (patch 8, context 128) ≈ 0.16–0.25 s; on the GPU max(15 ms, CPU/30):
 #: 6 patch-1 models × 400 × 22 ms ≈ 53 s, 6 patch-16 × 400 × 15 ms = 36 s, 9 loss-grid × 300 ×
-#: 15 ms ≈ 41 s, so ≈ 130 s of training; plus (one CPU thread, measured or scaled from runs here)
-#: the corpus ≈ 10 s, Theorem 1 ≈ 4 s, the CPU profile cell ≈ 6 s, evaluation (≈ 200k forecast
-#: windows on the GPU, metrics on the CPU) ≈ 15 s, kernel start, figures and claims ≈ 15 s.
+#: 15 ms ≈ 41 s: ≈ 130 s of training. The rest measured on one CPU thread at the full sizes (tiny
+#: models standing in for the GPU's): corpus 2.3 s, Theorem 1 3.8 s, the CPU profile cell 5.5 s,
+#: evaluation 9 s; the GPU's forecasts (≈ 0.2M windows) ≈ 5 s; kernel start, figures, claims
+#: ≈ 15 s. Sum ≈ 171 s.
 FULL_TIER_SECONDS = 180
 
 
