@@ -203,12 +203,14 @@ def test_smoke_tier_exact_claims_reproduce():
 
 
 def test_full_tier_model_and_samplers_run_at_its_width():
-    """The full tier (GPU, not run) configures d=256, 6 layers: its model builds and every sampler
+    """The full tier (GPU, not run) configures d=128, 4 layers: its model builds and every sampler
     runs on it at tiny N on the CPU (untrained weights)."""
     from lab import tsfm
     from lab.copula_sample_paths import samplers
     cfg = config.resolve("full")
-    assert cfg.n_paths == 1000 and cfg.d_model == 256 and cfg.n_layers == 6
+    assert cfg.n_paths == 200 and cfg.d_model == 128 and cfg.n_layers == 4 and cfg.device == "auto"
+    assert config.resolve("smoke").device == config.resolve("book").device == "cpu"
+    assert 0 < config.FULL_TIER_SECONDS <= 240
     m = samplers.CountingModel(tsfm.build_model(experiments.model_config(cfg)))
     ctx = np.abs(np.random.default_rng(0).normal(size=(2, cfg.context))) + 1
     y, q = samplers.copula_paths(m, ctx, 3)
@@ -223,3 +225,20 @@ def test_increment_acf_of_independent_steps_is_minus_half():
     assert abs(float(increment_acf(x).mean()) + 0.5) < 0.02
     walk = x.cumsum(-1)  # a random walk: i.i.d. increments, correlation 0
     assert abs(float(increment_acf(walk).mean())) < 0.02
+
+
+def test_full_tier_code_path_at_toy_size_on_the_cpu(tmp_path, monkeypatch):
+    """The mini-Bolt study of the full tier with its device knob set to "cpu" at toy sizes: training,
+    the three samplers (batched and unbatched AR), the scores and the timing sweep run through the
+    device path and hand back CPU arrays."""
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))
+    cfg = config.resolve("full", device="cpu", d_model=8, n_layers=1, steps=2, batch_size=4, n_paths=4, n_test=3,
+                         unbatched_windows=2, time_n=(2, 3), time_windows=2, synth_series=2, replicate_seeds=2,
+                         rho_grid=(0.0, 0.5))
+    out = experiments.bolt(cfg)
+    assert out["train"]["device"] == "cpu"
+    assert out["quantiles"].shape == (3, cfg.horizon, 9) and np.isfinite(out["quantiles"]).all()
+    for name in ("independent", "copula", "autoregressive"):
+        assert np.isfinite(out["scores"][name]["es"]).all() and out["paths"][name].shape == (3, cfg.n_paths, cfg.horizon)
+    with pytest.raises(ParameterError, match="device"):
+        config.resolve("book", device="gpu")

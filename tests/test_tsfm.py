@@ -157,3 +157,67 @@ def test_real_corpus_reads_m4_hourly_and_weekly():
         pytest.skip(why)
     c = tsfm.real_corpus(("m4_hourly", "m4_weekly"))
     assert len(c) == 414 + 359
+
+
+def test_cpu_model_forecasts_the_same_after_a_cache_round_trip(tmp_path, monkeypatch):
+    """A model trained with device "cpu" is stored on the CPU under the key it always had, and the
+    model loaded back from the cache forecasts bit-identically."""
+    from lab.cache import config_hash
+    from lab.tsfm.train import VERSION
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))
+    cfg = tsfm.mini_bolt(context=16, horizon=8, d_model=8, n_layers=1, n_heads=2, d_ff=16, steps=3, batch_size=4)
+    corpus = tsfm.synthetic_corpus("mixed_frequency", 6, 40, seed=1)
+    fresh = tsfm.train(cfg, corpus, show_progress=False, device="cpu")
+    assert not fresh.train_stats["from_cache"] and fresh.device.type == "cpu" and fresh.train_stats["device"] == "cpu"
+    key = config_hash({"kind": "tsfm", "version": VERSION, "config": {"cfg": cfg, "corpus": corpus.key}})
+    files = list(tmp_path.joinpath("tsfm").glob("*.pt"))
+    assert [f.stem for f in files] == [key]  # the CPU key has no device in it (unchanged)
+    stored = torch.load(files[0], weights_only=False)
+    assert all(v.device.type == "cpu" for v in stored["state"].values())
+    loaded = tsfm.train(cfg, corpus, show_progress=False, device=None)
+    assert loaded.train_stats["from_cache"] and loaded.train_stats["losses"] == fresh.train_stats["losses"]
+    ctx = np.random.default_rng(2).normal(size=(5, 16))
+    for a, b in ((fresh.forecast(ctx), loaded.forecast(ctx)), (fresh.predict_quantiles(ctx), loaded.predict_quantiles(ctx))):
+        assert a.device.type == "cpu" and torch.equal(a, b)
+    # the same cfg trained without a device argument is the same model (the CPU default)
+    again = tsfm.train(cfg, corpus, show_progress=False, use_cache=False)
+    assert torch.equal(again.forecast(ctx), fresh.forecast(ctx))
+
+
+def test_devices_are_checked(monkeypatch):
+    from lab.tsfm.train import resolve_device
+    assert resolve_device(None).type == "cpu" and resolve_device("cpu").type == "cpu"
+    for bad in ("tpu", "gpu", 3):
+        with pytest.raises(ValueError, match="device"):
+            resolve_device(bad)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(ValueError, match="no CUDA"):
+        resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto").type == "cuda"
+
+
+def test_sampled_forecast_uses_a_generator_on_the_models_device():
+    cfg = tsfm.TSFMConfig(context=16, horizon=4, patch=4, embedding="quantized", loss="ce", n_bins=32, d_model=8,
+                          n_layers=1, n_heads=2, d_ff=16)
+    m = tsfm.build_model(cfg, device="cpu")
+    ctx = np.random.default_rng(0).normal(size=(3, 16))
+    a, b = m.forecast(ctx, point="sample", seed=5), m.forecast(ctx, point="sample", seed=5)
+    assert a.shape == (3, 4) and torch.equal(a, b)
+
+
+def test_chunked_forecasts_match_one_pass(monkeypatch):
+    """A GPU model forecasts in chunks of ``cuda_chunk`` contexts; the chunks are put back in order
+    (checked on the CPU by forcing chunks of 2)."""
+    from lab.tsfm.model import TSFM
+    for decoding in ("direct", "autoregressive"):
+        cfg = tsfm.TSFMConfig(context=16, horizon=8, patch=4, decoding=decoding, d_model=8, n_layers=1, n_heads=2,
+                              d_ff=16)
+        m = tsfm.build_model(cfg)
+        ctx = np.random.default_rng(3).normal(size=(5, 16))
+        one_q, one_f = m.predict_quantiles(ctx), m.forecast(ctx)
+        monkeypatch.setattr(TSFM, "_chunks", lambda self, n: [slice(i, i + 2) for i in range(0, n, 2)])
+        assert torch.allclose(m.predict_quantiles(ctx), one_q, atol=1e-5)
+        assert torch.allclose(m.forecast(ctx), one_f, atol=1e-5)
+        monkeypatch.undo()

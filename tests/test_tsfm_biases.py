@@ -67,15 +67,19 @@ def test_config_rejects_bad_knobs():
         config.resolve("book", walk_p=[0.1, 0.6])
     with pytest.raises(TypeError):
         config.resolve("book", wings=3)
+    with pytest.raises(ParameterError, match="device"):
+        config.resolve("book", device="tpu")
     full = config.resolve("full")
-    assert full.d_model == 256 and full.n_layers == 6 and full.n_seeds >= 3
+    assert full.d_model == 128 and full.n_layers == 4 and full.n_seeds >= 3 and full.device == "auto"
+    assert config.resolve("smoke").device == config.resolve("book").device == "cpu"
+    assert 0 < config.FULL_TIER_SECONDS <= 240
 
 
 def test_full_tier_model_builds_at_its_size():
     from lab import tsfm
     full = config.resolve("full")
     m = tsfm.build_model(experiments.model_config(full, "residual", 16, 0))
-    assert 4e6 < m.n_parameters() < 2e7
+    assert 5e5 < m.n_parameters() < 2e6
     assert m.predict_quantiles(np.random.default_rng(0).normal(size=(1, full.context))).shape == (1, full.horizon, 9)
     # the full tier's training path, at smoke size: two steps of the full-width model
     corpus = tsfm.synthetic_corpus("kernel_synth", 4, full.context + full.horizon, seed=0)
@@ -93,3 +97,32 @@ def test_smoke_tier_exact_and_structural_claims_reproduce():
     tclaims.stablerank_disjoint(c, th)
     tclaims.rtm_closed_form(c, cf, cfg.closed_form_samples)
     assert [x.status.value for x in c.items] == ["reproduced"] * 3, [x.rule for x in c.items]
+
+
+def test_full_tier_code_path_at_toy_size_on_the_cpu(tmp_path, monkeypatch):
+    """Every experiment of the full tier, with its device knob set to "cpu" and toy sizes: the models
+    train and forecast through the device path and every result comes back as numpy."""
+    import torch
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))
+    cfg = config.resolve("full", device="cpu", n_seeds=1, d_model=8, n_layers=1, n_heads=2, d_ff=16, n_bins=32,
+                         steps=2, batch_size=4, corpus_series=3, corpus_length=96, real_series=4, n_test=4,
+                         walk_steps=2, walk_series=8, closed_form_samples=50, ratios=(1, 4), gaps=(1, 4))
+    assert experiments.device(cfg) == "cpu"
+    models = experiments.train_grid(cfg, show_progress=False)
+    assert all(m.device.type == "cpu" and m.train_stats["device"] == "cpu" for m in models.values())
+    sp = experiments.spectral_experiment(cfg, models)
+    geo = experiments.geometry_experiment(cfg, models)
+    att = experiments.attention_experiment(cfg, models)
+    sc = experiments.small_component_experiment(cfg, models)
+    out = experiments.outlier_experiment(cfg, models)
+    walk = experiments.train_walk_models(cfg, show_progress=False)
+    rg = experiments.regression_experiment(cfg, walk)
+    for arr in (*sp["errors"].values(), *geo["slope"].values(), att["residual"]["entropy"], *sc["scale"].values(),
+                *out["attention"].values(), *rg["scores"].values()):
+        assert isinstance(arr, np.ndarray) and np.isfinite(arr).all()
+    # "auto" follows CUDA's availability (the full tier's default)
+    auto = config.resolve("full", device="auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert experiments.device(auto) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert experiments.device(auto) == "cuda"

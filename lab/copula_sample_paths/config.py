@@ -2,14 +2,35 @@
 
 ``smoke`` runs in seconds (tiny model, few windows); ``book`` trains a small mini-Bolt (d = 32,
 2 layers, patch 8) on M4 hourly plus synthetic series and evaluates on held-out M4-hourly windows
-within two minutes of one CPU core, cold cache included; ``full`` is sized for one GPU (d = 256,
-6 layers, N = 1000 paths, every test window) and has not been run on one.
+within two minutes of one CPU core, cold cache included; both run on the CPU (``device="cpu"``).
+``full`` is sized for one shared H200 (``device="auto"``: CUDA when available) within
+:data:`FULL_TIER_SECONDS`; `lab gpu --list` says whether its run is committed.
+
+What ``full`` cut, and why. It was d = 256, 6 layers, 3000 steps of 256 windows, N = 1000 paths
+on all 414 test windows, 2000 oracle series, 2000 synthetic training series and N up to 3000 in
+the timing sweep. Measured here on one CPU thread: a training step at d = 256, 6 layers is
+≈ 3.7 s (≈ 0.12 s on the GPU at the assumed 30×, so 3000 steps ≈ 6 min), and the CPU-side part
+(scores of [B, N, H] paths — the variogram score alone holds B·N·H² values, 7.6 GB at B = 414,
+N = 1000 — the oracle study at 2000 series, the corpus) took ≈ 320 s at N = 300 on 256 test windows with a tiny
+model. The full tier now trains a d = 128, 4-layer mini-Bolt (4× the book's width, 2× its depth;
+≈ 0.33 s per step of 256 windows on one CPU thread, so at the ≈ 15 ms floor of a shared GPU) for
+2000 steps, and scores N = 200 paths on 256 test windows, 500 oracle series, 500 synthetic
+training series, the timing sweep at N ≤ 300 on 32 windows.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from lab.tiers import ParameterError, at_least, between, each, nonempty, one_of, resolve_config, strictly_increasing
+
+#: Expected wall seconds of the full tier on the shared H200 (read by ``lab gpu``; never run yet).
+#: Training: 2000 steps × max(15 ms, 0.33 s / 30) = 30 s (0.33 s: a step of 256 windows at d = 128,
+#: 4 layers, measured on one CPU thread). The rest measured on one CPU thread at the full sizes
+#: with a tiny model standing in: structural 0.2 s, oracle 5.2 s, seasonal 3.1 s, corpus 14.4 s, the
+#: mini-Bolt study's sampling, scores and timing sweep 61 s (its tiny model's CPU forwards
+#: included); the GPU's forward passes (≈ 0.3M sequence evaluations, 1200 unbatched calls) ≈ 10 s;
+#: kernel start, figures, claims ≈ 15 s. Sum ≈ 140 s, declared with the slack of shared CPU cores.
+FULL_TIER_SECONDS = 160
 
 
 @dataclass(frozen=True)
@@ -18,6 +39,7 @@ class Config:
 
     scale: str
     seed: int = 0
+    device: str = "cpu"  # where the models train and forecast: auto (CUDA when available), cpu, cuda
     n_paths: int = 100
     tail: str = "linear"
     rho_method: str = "rank_gauss"
@@ -57,13 +79,14 @@ _PRESETS = {
                   n_test=24, n_paths=50, unbatched_windows=4, rho_grid=(0.0, 0.5, 0.9), time_n=(10, 50),
                   time_windows=4, replicate_seeds=2),
     "book": dict(),
-    "full": dict(n_paths=1000, d_model=256, n_layers=6, steps=3000, batch_size=256,
-                 real_datasets=("m4_hourly", "m4_weekly", "m3_monthly"), synth_series=2000, n_test=414,
-                 oracle_series=2000, unbatched_windows=64, time_n=(10, 100, 1000, 3000), time_windows=64),
+    "full": dict(device="auto", n_paths=200, d_model=128, n_layers=4, steps=2000, batch_size=256,
+                 real_datasets=("m4_hourly", "m4_weekly", "m3_monthly"), synth_series=500, n_test=256,
+                 oracle_series=500, unbatched_windows=32, time_n=(10, 30, 100, 300), time_windows=32),
 }
 
 CHECKS = {
     "seed": at_least(0),
+    "device": one_of("auto", "cpu", "cuda"),
     "n_paths": at_least(2),
     "tail": one_of("linear", "exponential"),
     "rho_method": one_of("rank_gauss", "levels", "diff"),
@@ -105,3 +128,12 @@ def resolve(scale: str = "book", **overrides) -> Config:
     if cfg.ar_commit > cfg.horizon:
         raise ParameterError("ar_commit", cfg.ar_commit, f"at most the horizon {cfg.horizon}")
     return cfg
+
+
+def device(cfg: Config) -> str:
+    """``cfg.device``, with ``"auto"`` meaning CUDA when available (the house rule of the chapter configs)."""
+    if cfg.device != "auto":
+        return cfg.device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

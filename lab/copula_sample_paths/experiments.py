@@ -162,7 +162,8 @@ def test_windows(cfg):
 
 def bolt(cfg, show_progress: bool = False) -> dict:
     mcfg = model_config(cfg)
-    model = tsfm.train(mcfg, corpus(cfg), show_progress=show_progress)
+    from .config import device
+    model = tsfm.train(mcfg, corpus(cfg), show_progress=show_progress, device=device(cfg))
     ctx, fut, idx = test_windows(cfg)
     scale = np.abs(ctx).mean(1, keepdims=True)
     ctx_s, fut_s = ctx / scale, fut / scale  # the model is scale-equivariant up to float error

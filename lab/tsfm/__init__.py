@@ -46,8 +46,10 @@ at patch 16 and 1,500 at patch 1 (``book/tsfm_biases.md`` prints the measured ra
 Contexts shorter than ``cfg.context`` are left-padded with NaN; shorter than one patch, holding
 NaN where an explicit ``mask`` says observed, infinite, or with no observed value raise
 ``ValueError``; so do unknown knob names and a patch size that does not divide the context.
-The ``full`` tier of the chapter configures d=256, 6 layers (about 5M parameters at k = 16); it has
-not run on a GPU.
+``tsfm.train(cfg, corpus, device="cuda")`` (or ``"auto"``) trains and forecasts on a GPU: the model
+is initialised on the CPU and moved, batches are drawn on the CPU and moved, forecasts come back
+as CPU tensors, the cache stores CPU weights (a CPU model's cache key is unchanged; a GPU model's
+adds the device). The chapters' ``full`` tiers (d = 128, 4 layers) use it; they have not run on a GPU.
 
 Modules: ``config`` (knobs, :func:`mini_bolt`), ``scaling`` (mean/instance scaling, the bin
 quantizer), ``patching``, ``embedding`` (ResidualBlock, quantized and continuous patch

@@ -155,44 +155,72 @@ class TSFM(nn.Module):
         x = as_context(context, mask)
         if x.shape[-1] < self.cfg.patch:
             raise ValueError(f"context of length {x.shape[-1]} is shorter than one patch ({self.cfg.patch})")
-        return self.scale(left_pad(x, self.cfg.context).to(self.pos.device))
+        return self.scale(left_pad(x, self.cfg.context).to(self.device))
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights live (``lab.tsfm.train(..., device=...)`` puts them there)."""
+        return self.pos.device
+
+    #: contexts per forward pass on a GPU (a CPU forecast runs the whole batch in one pass, as always)
+    cuda_chunk = 8192
+
+    def _chunks(self, n: int):
+        keeps = any(b.keep_weights for b in self.encoder.blocks)  # attention read back: one pass
+        step = max(n, 1) if self.device.type == "cpu" or keeps else max(1, self.cuda_chunk)
+        return [slice(i, i + step) for i in range(0, max(n, 1), step)]
 
     @torch.no_grad()
     def predict_quantiles(self, context, mask=None) -> torch.Tensor:
-        """Quantile forecasts ``[B, H, Q]`` at ``cfg.quantiles`` in the context's units.
+        """Quantile forecasts ``[B, H, Q]`` at ``cfg.quantiles`` in the context's units, on the CPU.
 
         ``context``: ``[B, C]`` or ``[C]`` (numpy or torch; NaN = missing; a context shorter than
         ``cfg.context`` is left-padded with NaN, a longer one keeps its last ``cfg.context``
         values). Autoregressive models feed back their median (quantile head), mean (L2) or
-        mode (CE) and report each step's quantiles.
+        mode (CE) and report each step's quantiles. A model on a GPU runs there (in chunks of
+        :attr:`cuda_chunk` contexts) and hands back a CPU tensor.
         """
         self.eval()
-        xs, loc, scale = self._prepare(context, mask)
-        if self.cfg.decoding == "direct":
-            out = self.outputs(xs)
-        else:
-            _, out = self._rollout(xs, "median" if self.cfg.loss != "l2" else "mean")
-        q = self.quantiles_from(out)
-        q, _ = q.sort(dim=-1)  # crossing quantiles are reordered, as Chronos-Bolt does
-        return q * scale[..., None] + loc[..., None]
+        xs_all, loc_all, scale_all = self._prepare(context, mask)
+        parts = []
+        for sl in self._chunks(xs_all.shape[0]):
+            xs, loc, scale = xs_all[sl], loc_all[sl], scale_all[sl]
+            if self.cfg.decoding == "direct":
+                out = self.outputs(xs)
+            else:
+                _, out = self._rollout(xs, "median" if self.cfg.loss != "l2" else "mean")
+            q = self.quantiles_from(out)
+            q, _ = q.sort(dim=-1)  # crossing quantiles are reordered, as Chronos-Bolt does
+            parts.append((q * scale[..., None] + loc[..., None]).cpu())
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     @torch.no_grad()
     def forecast(self, context, mask=None, point: str = "median", seed: int | None = None) -> torch.Tensor:
-        """A point forecast ``[B, H]``: ``"median"``, ``"mean"``, ``"mode"`` (CE's argmax) or ``"sample"``."""
+        """A point forecast ``[B, H]`` on the CPU: ``"median"``, ``"mean"``, ``"mode"`` (CE's argmax) or ``"sample"``.
+
+        ``seed`` seeds a generator on the model's device (``"sample"`` draws with it).
+        """
         self.eval()
-        xs, loc, scale = self._prepare(context, mask)
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        if self.cfg.decoding == "direct":
-            pts = self.point_from(self.outputs(xs), point, gen)
-        else:
-            pts, _ = self._rollout(xs, point, gen)
-        return pts * scale + loc
+        xs_all, loc_all, scale_all = self._prepare(context, mask)
+        gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
+        parts = []
+        for sl in self._chunks(xs_all.shape[0]):
+            xs, loc, scale = xs_all[sl], loc_all[sl], scale_all[sl]
+            if self.cfg.decoding == "direct":
+                pts = self.point_from(self.outputs(xs), point, gen)
+            else:
+                pts, _ = self._rollout(xs, point, gen)
+            parts.append((pts * scale + loc).cpu())
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
 
-def build_model(cfg: TSFMConfig, seed: int | None = None) -> TSFM:
-    """An untrained model of configuration ``cfg``, initialised from ``seed`` (default ``cfg.seed``)."""
+def build_model(cfg: TSFMConfig, seed: int | None = None, device=None) -> TSFM:
+    """An untrained model of configuration ``cfg``, initialised on the CPU from ``seed`` (default
+    ``cfg.seed``), then moved to ``device`` (default: stays on the CPU), so every device starts
+    from the same weights."""
     torch.manual_seed(cfg.seed if seed is None else seed)
-    return TSFM(cfg)
+    model = TSFM(cfg)
+    return model if device is None else model.to(device)

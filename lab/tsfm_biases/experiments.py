@@ -14,11 +14,16 @@ import torch
 from lab import tsfm
 from lab.tsfm import synthetic
 
-from . import geometry, metrics, theory
+from . import config, geometry, metrics, theory
 
 EMBEDDINGS = ("quantized", "residual")
 LOSSES = ("l2", "quantile", "ce")
 POINT = {"l2": "mean", "quantile": "median", "ce": "mode"}  # each loss's natural point forecast
+
+
+def device(cfg) -> str:
+    """Where the models train and forecast: ``cfg.device`` with ``"auto"`` = CUDA when available."""
+    return config.device(cfg)
 
 
 def _rng(cfg, *tag) -> np.random.Generator:
@@ -46,7 +51,8 @@ def model_config(cfg, embedding: str, patch: int, seed: int) -> tsfm.TSFMConfig:
 def train_grid(cfg, show_progress: bool = True) -> dict:
     """``{(embedding, patch, seed): model}`` for the mechanism grid (cached by configuration)."""
     corpus = mechanism_corpus(cfg)
-    return {(e, k, s): tsfm.train(model_config(cfg, e, k, cfg.seed + s), corpus, show_progress=show_progress)
+    dev = device(cfg)
+    return {(e, k, s): tsfm.train(model_config(cfg, e, k, cfg.seed + s), corpus, show_progress=show_progress, device=dev)
             for e in EMBEDDINGS for k in cfg.patches for s in range(cfg.n_seeds)}
 
 
@@ -61,7 +67,8 @@ def walk_config(cfg, loss: str, seed: int) -> tsfm.TSFMConfig:
 def train_walk_models(cfg, show_progress: bool = True) -> dict:
     corpus = tsfm.synthetic_corpus("bimodal_walk", cfg.walk_series, 2 * cfg.walk_context, cfg.seed,
                                    p=tuple(cfg.walk_p), period=cfg.walk_period)
-    return {(loss, s): tsfm.train(walk_config(cfg, loss, cfg.seed + s), corpus, show_progress=show_progress)
+    dev = device(cfg)
+    return {(loss, s): tsfm.train(walk_config(cfg, loss, cfg.seed + s), corpus, show_progress=show_progress, device=dev)
             for loss in LOSSES for s in range(cfg.n_seeds)}
 
 
@@ -213,7 +220,7 @@ def spike_attention(model, ctx: np.ndarray, spikes: np.ndarray) -> float:
     block.keep_weights = True
     try:
         model.forecast(ctx)
-        w = block.attn_weights[:, :, -1, :-1].mean(1).numpy()  # [B, tokens]: forecast token's row
+        w = block.attn_weights[:, :, -1, :-1].mean(1).cpu().numpy()  # [B, tokens]: forecast token's row
     finally:
         block.keep_weights, block.attn_weights = False, None
     k = model.cfg.patch
@@ -257,7 +264,7 @@ def attention_stats(model, ctx: np.ndarray) -> dict:
         model.forecast(ctx)
         ent, dist = [], []
         for b in blocks:
-            w = b.attn_weights[..., :-1, :-1]
+            w = b.attn_weights[..., :-1, :-1].cpu()
             w = w / w.sum(-1, keepdim=True)
             n = w.shape[-1]
             ent.append(float(-(w * w.clamp_min(1e-12).log()).sum(-1).mean()))

@@ -19,7 +19,9 @@ def embed_scalars(model, x: np.ndarray) -> np.ndarray:
     """``φ(x)`` of scaled scalar inputs ``x [N]`` through a patch-1 model's embedding: ``[N, d]``."""
     if model.cfg.patch != 1:
         raise ValueError(f"the scalar diagnostics need patch size 1, the model has {model.cfg.patch}")
-    return model.embed.embed_values(torch.as_tensor(x, dtype=torch.float32)[:, None]).double().numpy()
+    dev = next(model.parameters()).device
+    v = torch.as_tensor(x, dtype=torch.float32)[:, None].to(dev)
+    return model.embed.embed_values(v).double().cpu().numpy()
 
 
 def diagnostics(E: np.ndarray) -> dict:
