@@ -3,9 +3,10 @@
 Order: the kernel benchmarks first, one at a time (their timings need an idle GPU), then the
 pending full tiers, most stale first, ``jobs`` at a time on the one GPU (``--jobs``; each with
 ``cores // jobs`` CPU threads, and a record that names the chapters it ran beside). Each runs in
-its own process with a time guard equal to the time left; a full tier whose expected time (its last record's wall time, else the chapter config's
-``FULL_TIER_SECONDS``, else :data:`UNKNOWN_SECONDS`) does not fit in what is left is skipped
-with that reason, never started to be cut short. Each record is written as soon as its run
+its own process with a time guard equal to the time left; a full tier whose expected time (its
+last record's wall time, else the chapter config's ``FULL_TIER_SECONDS``, else
+:data:`UNKNOWN_SECONDS`) does not fit in what is left is skipped with that reason, never started
+to be cut short (``--try-all`` starts it anyway). Each record is written as soon as its run
 finishes: ``results/kernels/<op>.json``, ``results/<chapter>/<UTC time>-full.json`` and the
 executed notebook beside it. ``--logs DIR`` keeps every run's log there, and the executed
 notebook of a full tier that failed.
