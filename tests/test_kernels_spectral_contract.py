@@ -41,11 +41,13 @@ def test_both_designs_match_the_reference(design, B, I, O, K):
 
 
 @needs_triton
-def test_wide_layers_fall_back_to_the_dot_design():
+def test_the_modes_design_refuses_wide_layers_and_unknown_designs_are_named():
     from kernels import spectral_contract as sc
 
     x, w = _c(2, sc.UNROLL_MAX_I + 1, 3), _c(sc.UNROLL_MAX_I + 1, 4, 3, seed=5)
     torch.testing.assert_close(sc._launch(x, w), spectral_contract_reference(x, w), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="at most"):
+        sc._launch(x, w, "modes")
     with pytest.raises(ValueError, match="design"):
         sc._launch(x, w, "fast")
 
