@@ -300,7 +300,7 @@ def test_papermill_kernel_runs_over_ipc_so_no_encryption_warning(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_runs_at_once_keep_their_kernels_apart(tmp_path, monkeypatch):
+def test_two_runs_at_once_keep_their_kernels_apart(tmp_path, monkeypatch, request):
     """`lab book` starts kernels in parallel: over IPC each needs its own socket files."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -308,12 +308,18 @@ def test_two_runs_at_once_keep_their_kernels_apart(tmp_path, monkeypatch):
 
     monkeypatch.setenv("LAB_RUNS_DIR", str(tmp_path / "runs"))
     # two executes in threads of one process race on os.environ (each sets and restores
-    # LAB_RUN_DIR for its kernel); let monkeypatch restore it, so no later test inherits it
-    monkeypatch.delenv("LAB_RUN_DIR", raising=False)
+    # LAB_RUN_DIR for its kernel; `lab book` itself runs chapters in processes): let monkeypatch
+    # restore it, so no later test inherits it. setenv first records that it was absent (delenv of
+    # an absent variable records nothing, and a value the race leaves behind would leak).
+    monkeypatch.setenv("LAB_RUN_DIR", "unset-by-monkeypatch")
+    monkeypatch.delenv("LAB_RUN_DIR")
     nb = jupytext.reads("---\nkernelspec:\n  name: python3\n  display_name: Python 3\n  language: python\n---\n\n"
                         "```{code-cell} ipython3\n:tags: [parameters]\nscale: str = 'book'  # tier\n```\n\n"
                         "```{code-cell} ipython3\nimport time\ntime.sleep(2)\n```\n", fmt="md:myst")
     monkeypatch.setattr(chapters, "read_notebook", lambda name: nb)
+    # the stand-in's parameters would stay in the parameters cache (keyed by the real page's mtime)
+    chapters._parameters_cached.cache_clear()
+    request.addfinalizer(chapters._parameters_cached.cache_clear)
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: execute.execute("inversion_bias", {"scale": "smoke"}, progress=False), range(2)))
     # the stand-in notebook writes no results.json; what matters is that both kernels ran their cells
