@@ -59,29 +59,22 @@ def _syrk_lower_kernel(
         acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float64)
     else:
         acc = tl.zeros((BLOCK, BLOCK), dtype=tl.float32)
-    if IS_FP64 and not FP64_DOT:
-        # float64 on the FMA units: coalesced [BLOCK, BLOCK_K] tiles of both panels, their product
-        # summed over the chunk by broadcasting (a rank-1 loop over single columns, the first design,
-        # read each column with a stride of k elements and ran at 0.12x torch on an H200)
-        for k0 in range(0, k, BLOCK_K):
-            ks = k0 + tl.arange(0, BLOCK_K)
-            a = tl.load(a_ptr + rows[:, None] * stride_am + ks[None, :] * stride_ak,
-                        mask=(rows[:, None] < m) & (ks[None, :] < k), other=0.0)
-            b = tl.load(a_ptr + cols[:, None] * stride_am + ks[None, :] * stride_ak,
-                        mask=(cols[:, None] < m) & (ks[None, :] < k), other=0.0)
+    # coalesced [BLOCK, BLOCK_K] tiles of both panels, then acc += L21[rows] L21[cols]ᵀ: float64 in
+    # tiles on the FMA units (the product summed over the chunk by broadcasting) or by tl.dot (MMA),
+    # float32 by tl.dot with IEEE products (no TF32). A rank-1 loop over single columns, the first
+    # design, read each column with a stride of k elements and ran at 0.12x torch on an H200.
+    for k0 in range(0, k, BLOCK_K):
+        ks = k0 + tl.arange(0, BLOCK_K)
+        a = tl.load(a_ptr + rows[:, None] * stride_am + ks[None, :] * stride_ak,
+                    mask=(rows[:, None] < m) & (ks[None, :] < k), other=0.0)
+        b = tl.load(a_ptr + cols[:, None] * stride_am + ks[None, :] * stride_ak,
+                    mask=(cols[:, None] < m) & (ks[None, :] < k), other=0.0)
+        if IS_FP64 and not FP64_DOT:
             acc += tl.sum(a[:, None, :] * b[None, :, :], axis=2)
-    else:
-        for k0 in range(0, k, BLOCK_K):
-            ks = k0 + tl.arange(0, BLOCK_K)
-            a = tl.load(a_ptr + rows[:, None] * stride_am + ks[None, :] * stride_ak,
-                        mask=(rows[:, None] < m) & (ks[None, :] < k), other=0.0)
-            b = tl.load(a_ptr + cols[:, None] * stride_am + ks[None, :] * stride_ak,
-                        mask=(cols[:, None] < m) & (ks[None, :] < k), other=0.0)
-            # acc += L21[rows] L21[cols]ᵀ: IEEE fp32 products (no TF32), or fp64 MMA where FP64_DOT
-            if IS_FP64:
-                acc += tl.dot(a, tl.trans(b))
-            else:
-                acc += tl.dot(a, tl.trans(b), input_precision="ieee")
+        elif IS_FP64:
+            acc += tl.dot(a, tl.trans(b))
+        else:
+            acc += tl.dot(a, tl.trans(b), input_precision="ieee")
     lower = (rows[:, None] < m) & (cols[None, :] < m) & (rows[:, None] >= cols[None, :])
     c = tl.load(c_ptr + rows[:, None] * stride_cm + cols[None, :] * stride_cn, mask=lower, other=0.0)
     tl.store(out_ptr + rows[:, None] * stride_om + cols[None, :] * stride_on, c - acc, mask=lower)

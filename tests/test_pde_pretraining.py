@@ -228,15 +228,6 @@ def test_advdiff_samples_use_the_seven_channel_layout_and_vanish_at_truth():
         problems.advdiff(2, 16, seed=0, channels=5)
 
 
-def test_device_aware_time_residual_equals_the_substrate_one():
-    from lab.pde_pretraining import timedep
-
-    u = torch.randn(2, 9, 16, dtype=torch.float64)
-    c = torch.tensor([0.1, 0.2], dtype=torch.float64)
-    for system in timedep.SYSTEMS:
-        torch.testing.assert_close(timedep.residual(system, u, c, 0.01), evolution1d.residual(system, u, c, 0.01))
-
-
 def test_full_preset_turns_on_the_full_tier_pieces_and_new_knobs_are_checked():
     full = config.resolve("full")
     assert full.dirichlet and full.matrix and full.time_dependent and full.n_seeds >= 3

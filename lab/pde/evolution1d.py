@@ -125,10 +125,11 @@ def residual(system: str, u: torch.Tensor, coeff: torch.Tensor, dt: float) -> to
     """PDE residual of a space–time field ``u [batch, T, n]``: spectral in ``x``, centred in ``t``.
 
     heat ``u_t - D u_xx``, advection ``u_t + β u_x``, Burgers ``u_t + u u_x - ν u_xx``, at the
-    interior times ``1 .. T-2`` (second-order centred differences); ``coeff [batch]``.
+    interior times ``1 .. T-2`` (second-order centred differences); ``coeff [batch]``. Runs on
+    ``u``'s device.
     """
     n = u.shape[-1]
-    k = wavenumbers(n, dtype=u.dtype)
+    k = wavenumbers(n, dtype=u.dtype).to(u.device)
     uh = torch.fft.rfft(u)
     ux = torch.fft.irfft(1j * k * uh, n=n)
     uxx = torch.fft.irfft(-(k**2) * uh, n=n)

@@ -82,24 +82,8 @@ def rhs(system: str, u0: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return {"heat": c * uxx, "advection": -c * ux, "burgers": -u0 * ux + c * uxx}[system]
 
 
-def residual(system: str, u: torch.Tensor, coeff: torch.Tensor, dt: float) -> torch.Tensor:
-    """:func:`lab.pde.evolution1d.residual` on ``u``'s device (the same formula: spectral in ``x``,
-    centred in ``t``; tested equal on the CPU)."""
-    n = u.shape[-1]
-    k = evolution1d.wavenumbers(n, dtype=u.dtype).to(u.device)
-    uh = torch.fft.rfft(u)
-    ux = torch.fft.irfft(1j * k * uh, n=n)
-    uxx = torch.fft.irfft(-(k**2) * uh, n=n)
-    ut = (u[:, 2:] - u[:, :-2]) / (2 * dt)
-    c = coeff.reshape(-1, 1, 1).to(u.dtype)
-    mid = slice(1, -1)
-    if system == "heat":
-        return ut - c * uxx[:, mid]
-    if system == "advection":
-        return ut + c * ux[:, mid]
-    if system == "burgers":
-        return ut + u[:, mid] * ux[:, mid] - c * uxx[:, mid]
-    raise ValueError(f"unknown time-dependent system {system!r}; choose heat, advection or burgers")
+#: the space–time residual (spectral in ``x``, centred in ``t``), on the field's device
+residual = evolution1d.residual
 
 
 def residual_loss(pred: torch.Tensor, batch: Fields) -> torch.Tensor:
