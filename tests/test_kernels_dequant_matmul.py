@@ -94,12 +94,6 @@ def test_dispatcher_picks_reference_on_cpu_without_interpreter():
     assert "same True" in res.stdout and "torch reference (no CUDA device" in res.stdout
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given without CUDA")
-def test_bench_needs_a_gpu():
-    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
-        bench_dequant_matmul(contexts=(16,))
-
-
 def test_kernel_compiles_for_hopper():
     """Compile (no GPU needed) the launch configuration the wrapper uses, for sm_90, at every bit-width."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}

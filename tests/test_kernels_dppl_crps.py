@@ -71,11 +71,3 @@ def test_bad_input_is_rejected(bad):
         b = torch.ones(2, dtype=torch.float64)
     with pytest.raises(ValueError):
         dppl_crps_reference(mu, var, a, b, y)
-
-
-def test_bench_needs_a_gpu():
-    if torch.cuda.is_available():
-        pytest.skip("a GPU is present")
-    from kernels.dppl_crps import bench_dppl_crps
-    with pytest.raises(RuntimeError):
-        bench_dppl_crps()

@@ -117,12 +117,6 @@ def test_dispatcher_picks_reference_on_cpu_without_interpreter():
     assert "same True" in out.stdout and "quantile_loss: torch reference (no CUDA device" in out.stdout
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given without CUDA")
-def test_bench_needs_a_gpu():
-    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
-        bench_quantile_loss()
-
-
 def test_kernels_compile_for_hopper():
     """Compile (no GPU needed) both kernels for sm_90 with the dtypes training uses."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}

@@ -64,9 +64,3 @@ def test_triton_takes_non_contiguous_input_and_the_public_function_dispatches():
 def test_bad_input_is_refused_with_a_clear_error(bad, match):
     with pytest.raises(ValueError, match=match):
         bad()
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU path")
-def test_bench_needs_a_gpu():
-    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
-        bench_rf_gram()
