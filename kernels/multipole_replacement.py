@@ -21,8 +21,8 @@ import triton
 import triton.language as tl
 
 from kernels import dispatch
-from kernels.sparse_decode import (check_decode_inputs, check_head_dim, gather_tokens, launch_partials,
-                                   lse_reduce, split_plan)
+from kernels.sparse_decode import (check_decode_inputs, check_head_dim, gather_tokens, launch_partials, lse_reduce,
+                                   online_softmax_step, split_plan, store_split)
 
 
 @triton.jit
@@ -54,18 +54,9 @@ def _replacement_partial_kernel(
         kc = tl.load(kc_ptr + bh * C * D + c[:, None] * D + d[None, :], mask=ok[:, None], other=0.0)
         # logit of a multipole term: tau q.Kc_i + log N_i
         s = tl.dot(q.to(kc.dtype), tl.trans(kc)).to(tl.float32) * scale + tl.log(tl.where(ok, n, 1.0))[None, :]
-        m_new = tl.maximum(m, tl.max(tl.where(ok[None, :], s, -1e30), 1))
-        p = tl.exp(tl.where(ok[None, :], s - m_new[:, None], -1e30))
-        alpha = tl.exp(m - m_new)
         vc = tl.load(vc_ptr + bh * C * D + c[:, None] * D + d[None, :], mask=ok[:, None], other=0.0)
-        acc = acc * alpha[:, None] + tl.dot(p.to(vc.dtype), vc).to(tl.float32)
-        l = l * alpha + tl.sum(p, 1)
-        m = m_new
-    out = acc / tl.where(l > 0, l, 1.0)[:, None]
-    lse = tl.where(l > 0, m + tl.log(tl.where(l > 0, l, 1.0)), float("-inf"))
-    slot = bh * P + P0 + split
-    tl.store(o_ptr + slot * G * D + g[:, None] * D + d[None, :], out, mask=g_ok[:, None])
-    tl.store(lse_ptr + slot * G + g, lse, mask=g_ok)
+        m, l, acc = online_softmax_step(s, ok, vc, m, l, acc)
+    store_split(o_ptr, lse_ptr, bh * P + P0 + split, acc, m, l, g, g_ok, d, G, D)
 
 
 def _check(q, k, v, idx, lengths, q_r, kc, vc, counts, replaced, who):

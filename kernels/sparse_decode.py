@@ -35,6 +35,29 @@ HEAD_DIMS = (16, 32, 64, 128, 256)
 
 
 @triton.jit
+def online_softmax_step(s, ok, v, m, l, acc):
+    """One block of the running softmax: logits ``s [G, N]`` (columns where ``ok`` is false are
+    left out), values ``v [N, D]``; returns the new running max ``m``, normaliser ``l`` and
+    unnormalised output ``acc`` (``acc·α + p v`` with ``α = e^{m - m_new}``)."""
+    m_new = tl.maximum(m, tl.max(tl.where(ok[None, :], s, -1e30), 1))
+    p = tl.exp(tl.where(ok[None, :], s - m_new[:, None], -1e30))
+    alpha = tl.exp(m - m_new)
+    acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v).to(tl.float32)
+    l = l * alpha + tl.sum(p, 1)
+    return m_new, l, acc
+
+
+@triton.jit
+def store_split(o_ptr, lse_ptr, slot, acc, m, l, g, g_ok, d, G, D):
+    """A split's normalised output ``acc / l`` and its log-sum-exp ``m + log l`` (``-inf`` for an
+    empty split) into slot ``slot`` of the partials that :func:`lse_reduce` merges."""
+    out = acc / tl.where(l > 0, l, 1.0)[:, None]
+    lse = tl.where(l > 0, m + tl.log(tl.where(l > 0, l, 1.0)), float("-inf"))
+    tl.store(o_ptr + slot * G * D + g[:, None] * D + d[None, :], out, mask=g_ok[:, None])
+    tl.store(lse_ptr + slot * G + g, lse, mask=g_ok)
+
+
+@triton.jit
 def _sparse_partial_kernel(
     q_ptr,  # *[BH, G, D] the query heads of each KV head
     k_ptr, v_ptr,  # *[BH, S, D] keys and values of each KV head
@@ -67,18 +90,9 @@ def _sparse_partial_kernel(
             tok = j
         k = tl.load(k_ptr + bh * S * D + tok[:, None] * D + d[None, :], mask=ok[:, None], other=0.0)
         s = tl.dot(q.to(k.dtype), tl.trans(k)).to(tl.float32) * scale
-        m_new = tl.maximum(m, tl.max(tl.where(ok[None, :], s, -1e30), 1))
-        p = tl.exp(tl.where(ok[None, :], s - m_new[:, None], -1e30))
-        alpha = tl.exp(m - m_new)
         v = tl.load(v_ptr + bh * S * D + tok[:, None] * D + d[None, :], mask=ok[:, None], other=0.0)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v).to(tl.float32)
-        l = l * alpha + tl.sum(p, 1)
-        m = m_new
-    out = acc / tl.where(l > 0, l, 1.0)[:, None]
-    lse = tl.where(l > 0, m + tl.log(tl.where(l > 0, l, 1.0)), float("-inf"))
-    slot = bh * P + P0 + split
-    tl.store(o_ptr + slot * G * D + g[:, None] * D + d[None, :], out, mask=g_ok[:, None])
-    tl.store(lse_ptr + slot * G + g, lse, mask=g_ok)
+        m, l, acc = online_softmax_step(s, ok, v, m, l, acc)
+    store_split(o_ptr, lse_ptr, bh * P + P0 + split, acc, m, l, g, g_ok, d, G, D)
 
 
 @triton.jit
