@@ -1,17 +1,16 @@
 """Fused dequantize + matmul: Triton kernel (interpreted on CPU) against the torch reference and
 against lab.quant's independent quantizer followed by a dense float64 product."""
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 import torch
 
 from kernels import dispatch
-from kernels.dequant_matmul import (bench_dequant_matmul, dequant_matmul, dequant_matmul_reference,
+from kernels.dequant_matmul import (dequant_matmul, dequant_matmul_reference,
                                     dequant_matmul_triton)
 from lab.quant import dequantize, quantize
+from compiled import run_without_interpreter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRITON_DEVICE = next((d for d in ("cpu", "cuda") if dispatch.triton_available(d)[0]), None)
@@ -79,7 +78,6 @@ def test_bad_input_raises_value_error_naming_the_problem(impl):
 
 
 def test_dispatcher_picks_reference_on_cpu_without_interpreter():
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     code = textwrap.dedent("""
         import torch
         from kernels import dispatch
@@ -89,14 +87,13 @@ def test_dispatcher_picks_reference_on_cpu_without_interpreter():
         print("same", torch.equal(dequant_matmul(codes, s, z, w, 4, 32), dequant_matmul_reference(codes, s, z, w, 4, 32)))
         print(dispatch.explain("dequant_matmul"))
     """)
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    res = run_without_interpreter(code)
     assert res.returncode == 0, res.stderr
     assert "same True" in res.stdout and "torch reference (no CUDA device" in res.stdout
 
 
 def test_kernel_compiles_for_hopper():
     """Compile (no GPU needed) the launch configuration the wrapper uses, for sm_90, at every bit-width."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     code = textwrap.dedent("""
         import sys
         import triton
@@ -124,7 +121,7 @@ def test_kernel_compiles_for_hopper():
                                options=dict(num_warps=cfg.num_warps, num_stages=cfg.num_stages))
             print("compiled group", bits)
     """)
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    res = run_without_interpreter(code)
     assert res.returncode == 0, res.stderr[-3000:]
     if res.stdout.startswith("SKIP"):
         pytest.skip(res.stdout)

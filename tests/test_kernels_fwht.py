@@ -8,9 +8,7 @@ the interpreter on CPU tensors; checks that need the variable unset run in a sub
 import logging
 import math
 import os
-import subprocess
 import sys
-import textwrap
 import types
 
 import numpy as np
@@ -21,6 +19,7 @@ import torch
 import kernels.fwht as fwht_module
 from kernels import dispatch
 from kernels.fwht import bench_fwht, fwht, fwht_reference, fwht_triton
+from compiled import run_without_interpreter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,12 +48,6 @@ def _dense(x: torch.Tensor) -> np.ndarray:
 
 def _random(shape, dtype=torch.float64, seed=0, device="cpu"):
     return torch.from_numpy(_rng(seed, *shape).standard_normal(shape)).to(dtype=dtype, device=device)
-
-
-def _run_without_interpreter(code: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
 
 
 # --- torch reference -----------------------------------------------------------------
@@ -199,7 +192,7 @@ def test_dispatcher_runs_triton_under_the_interpreter_on_cpu():
 
 
 def test_dispatcher_picks_reference_on_cpu_without_interpreter_and_says_why():
-    result = _run_without_interpreter("""
+    result = run_without_interpreter("""
         import logging, torch
         logging.basicConfig(level=logging.INFO, format="LOG %(name)s %(levelname)s %(message)s")
         from kernels import dispatch
@@ -274,7 +267,7 @@ def test_triton_reported_unavailable_when_it_cannot_be_imported(monkeypatch):
 
 def test_fwht_kernel_compiles_for_hopper_without_spilling():
     """Compile (no GPU needed) the configurations the wrapper launches, for sm_90."""
-    result = _run_without_interpreter("""
+    result = run_without_interpreter("""
         import os, re, subprocess, sys, tempfile
         import triton, triton.language as tl
         try:
@@ -321,7 +314,7 @@ def test_fwht_kernel_compiles_for_hopper_without_spilling():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_compiled_kernel_matches_reference_on_gpu():
-    result = _run_without_interpreter("""
+    result = run_without_interpreter("""
         import torch
         from kernels import dispatch
         from kernels.fwht import fwht, fwht_reference

@@ -6,6 +6,7 @@ per (sample, group) with numpy). ``tests/conftest.py`` sets ``TRITON_INTERPRET=1
 import numpy as np
 import pytest
 import torch
+from compiled import run_without_interpreter
 
 from kernels import dispatch
 from kernels import groupnorm_silu as gn
@@ -142,13 +143,7 @@ def test_one_read_kernel_reads_x_once():
 
 def test_one_read_kernel_compiles_for_hopper_at_the_largest_flex_group():
     """Compile (no GPU needed) the one-read kernel for sm_90 at [2, 16384] in fp32 and bf16."""
-    import os
-    import subprocess
-    import sys
-    import textwrap
-
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    code = textwrap.dedent("""
+    code = """
         import sys
         import triton
         import triton.language as tl
@@ -166,9 +161,8 @@ def test_one_read_kernel_compiles_for_hopper_at_the_largest_flex_group():
             triton.compile(ASTSource(K._groupnorm_silu_onchip_kernel, sig, consts), target=GPUTarget("cuda", 90, 32),
                            options=dict(num_warps=32))
             print("compiled", ptr)
-    """)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    """
+    out = run_without_interpreter(code)
     assert out.returncode == 0, out.stderr[-3000:]
     if out.stdout.startswith("SKIP"):
         pytest.skip(out.stdout)

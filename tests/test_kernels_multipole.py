@@ -1,10 +1,6 @@
 """Multipole Attention's kernels (centroid lookup, sparse split-KV decode, replacement) in Triton's
 interpreter against their torch references and independent dense computations; awkward shapes."""
-import math
 import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
@@ -15,6 +11,7 @@ from kernels.multipole_replacement import multipole_decode, multipole_decode_ref
 from kernels.sparse_decode import bench_sparse_decode, sparse_decode, sparse_decode_reference, sparse_decode_triton
 from lab.multipole_attention.attention import multipole_output
 from lab.multipole_attention.lookup import centroid_scores
+from compiled import run_without_interpreter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 needs_triton = pytest.mark.skipif(not dispatch.triton_available("cpu")[0], reason="Triton interpreter not on")
@@ -142,22 +139,14 @@ def test_benchmark_refuses_without_triton_on_the_device():
         except RuntimeError as e:
             print("refused:", e)
     """
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = run_without_interpreter(code)
     assert "refused:" in out.stdout, out.stderr
 
 
 def test_partial_kernels_compile_for_hopper():
     """Compile (no GPU needed) the two split kernels that share the online-softmax step and the
     split store (jit helpers in kernels/sparse_decode.py) for sm_90 with fp16 inputs."""
-    import os
-    import subprocess
-    import sys
-    import textwrap
-    from pathlib import Path
-
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    code = textwrap.dedent("""
+    code = """
         import sys
         try:
             from triton.backends.compiler import GPUTarget
@@ -179,9 +168,8 @@ def test_partial_kernels_compile_for_hopper():
         triton.compile(ASTSource(R._replacement_partial_kernel, {a: sig[a] for a in order},
                                  dict(D=128, BLOCK_G=16, BLOCK_C=64)), target=GPUTarget("cuda", 90, 32))
         print("compiled replacement")
-    """)
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    """
+    out = run_without_interpreter(code)
     assert out.returncode == 0, out.stderr[-3000:]
     if out.stdout.startswith("SKIP"):
         pytest.skip(out.stdout)

@@ -1,7 +1,6 @@
 """Masked multi-quantile loss: Triton kernel (interpreted on CPU) against the torch reference
 and an independent float64 numpy computation, forward and backward."""
 import os
-import subprocess
 import sys
 import textwrap
 
@@ -10,7 +9,8 @@ import pytest
 import torch
 
 from kernels import dispatch
-from kernels.quantile_loss import bench_quantile_loss, quantile_loss, quantile_loss_reference, quantile_loss_triton
+from kernels.quantile_loss import quantile_loss, quantile_loss_reference, quantile_loss_triton
+from compiled import run_without_interpreter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRITON_DEVICE = next((d for d in ("cpu", "cuda") if dispatch.triton_available(d)[0]), None)
@@ -103,7 +103,6 @@ def test_bad_input_raises_value_error_naming_the_problem(impl, args, message):
 
 
 def test_dispatcher_picks_reference_on_cpu_without_interpreter():
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     code = textwrap.dedent("""
         import torch
         from kernels import dispatch
@@ -112,14 +111,13 @@ def test_dispatcher_picks_reference_on_cpu_without_interpreter():
         print("same", torch.equal(quantile_loss(yhat, y, m, [0.1, 0.5, 0.9]), quantile_loss_reference(yhat, y, m, [0.1, 0.5, 0.9])))
         print(dispatch.explain("quantile_loss"))
     """)
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = run_without_interpreter(code)
     assert out.returncode == 0, out.stderr
     assert "same True" in out.stdout and "quantile_loss: torch reference (no CUDA device" in out.stdout
 
 
 def test_kernels_compile_for_hopper():
     """Compile (no GPU needed) both kernels for sm_90 with the dtypes training uses."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     code = textwrap.dedent("""
         import sys
         import triton
@@ -145,7 +143,7 @@ def test_kernels_compile_for_hopper():
                            target=GPUTarget("cuda", 90, 32))
             print("compiled finish", ptr, q)
     """)
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = run_without_interpreter(code)
     assert out.returncode == 0, out.stderr[-3000:]
     if out.stdout.startswith("SKIP"):
         pytest.skip(out.stdout)

@@ -9,7 +9,7 @@ import torch
 from scipy.special import erf
 
 from kernels import dispatch
-from kernels.rf_gram import bench_rf_gram, rf_gram, rf_gram_reference, rf_gram_triton
+from kernels.rf_gram import rf_gram, rf_gram_reference, rf_gram_triton
 
 needs_triton = pytest.mark.skipif(not dispatch.triton_available("cpu")[0], reason="Triton interpreter unavailable")
 ACT = {"relu": lambda a: np.maximum(a, 0), "erf": erf, "tanh": np.tanh}

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from kernels import dispatch
-from kernels.syrk_update import (bench_syrk_update, blocked_cholesky, syrk_update, syrk_update_reference,
+from kernels.syrk_update import (blocked_cholesky, syrk_update, syrk_update_reference,
                                  syrk_update_triton)
 
 TRITON_DEVICE = next((d for d in ("cpu", "cuda") if dispatch.triton_available(d)[0]), None)

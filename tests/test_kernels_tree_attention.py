@@ -1,15 +1,14 @@
 """Prefix-shared tree decode attention: the Triton kernels (interpreted on CPU) against the
 torch reference, which gathers each leaf's path, and against batched SDPA over copied paths."""
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 import torch
+from compiled import run_without_interpreter
 
 from kernels import dispatch
-from kernels.tree_attention import (bench_tree_attention, dense_copy_attention, synthetic_layout, tree_attention,
+from kernels.tree_attention import (dense_copy_attention, synthetic_layout, tree_attention,
                                     tree_attention_reference, tree_attention_triton)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -112,7 +111,6 @@ def test_bad_input_raises_value_error_naming_the_problem(impl, change, message):
 
 
 def test_dispatcher_picks_reference_on_cpu_without_interpreter():
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     code = textwrap.dedent("""
         import torch
         from kernels import dispatch
@@ -124,14 +122,13 @@ def test_dispatcher_picks_reference_on_cpu_without_interpreter():
         print("same", torch.equal(a, b))
         print(dispatch.explain("tree_attention"))
     """)
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = run_without_interpreter(code)
     assert out.returncode == 0, out.stderr
     assert "same True" in out.stdout and "tree_attention: torch reference (no CUDA device" in out.stdout
 
 
 def test_kernels_compile_for_hopper():
     """Compile (no GPU needed) both kernels for sm_90 with fp16 and fp32 inputs."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     code = textwrap.dedent("""
         import sys
         try:
@@ -155,7 +152,7 @@ def test_kernels_compile_for_hopper():
                            target=GPUTarget("cuda", 90, 32))
             print("compiled merge", ptr)
     """)
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = run_without_interpreter(code)
     assert out.returncode == 0, out.stderr[-3000:]
     if out.stdout.startswith("SKIP"):
         pytest.skip(out.stdout)

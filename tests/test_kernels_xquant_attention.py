@@ -10,6 +10,7 @@ import torch
 from kernels import dispatch
 from kernels import xquant_attention as XA
 from lab.quant.packing import pack
+from compiled import run_without_interpreter
 
 needs_triton = pytest.mark.skipif(not dispatch.triton_available("cpu")[0] and not torch.cuda.is_available(),
                                   reason="Triton runs neither interpreted nor on a GPU")
@@ -135,11 +136,6 @@ def test_public_op_uses_the_reference_off_gpu_and_bad_input_is_named():
 
 def test_kernels_compile_for_hopper_without_spilling():
     """Compile (no GPU needed) both passes for sm_90 at a Llama-2-7B layer's shape (group 128, 32 heads)."""
-    import os
-    import subprocess
-    import sys
-
-    script = os.path.join(os.path.dirname(__file__), "..", "kernels", "xquant_attention.py")
     code = f"""
 import os, re, subprocess, sys, tempfile
 import triton
@@ -161,9 +157,7 @@ for kernel, extra in ((XA._scores_kernel, dict(u_ptr="*fp32", ug_ptr="*fp32", s_
         usage = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True).stdout
     print("compiled", kernel.__name__, "LOCAL", re.search(r"LOCAL:(\\d+)", usage).group(1))
 """
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(script)))
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    out = run_without_interpreter(code)
     assert out.returncode == 0, out.stderr[-3000:]
     if out.stdout.startswith("SKIP"):
         pytest.skip(out.stdout)
