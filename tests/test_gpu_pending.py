@@ -108,8 +108,8 @@ run.mkdir(parents=True)
 
 
 def test_parallel_full_tiers_share_the_budget_and_name_each_other(tree, monkeypatch, tmp_path):
-    """Two stand-in full tiers run at once (each record names the other), CPU threads are split, a failed run's log is kept, and a run past the
-    deadline is stopped and writes nothing."""
+    """Two stand-in full tiers run at once (each record names the other), CPU threads are split,
+    each run's log is kept, and a run past the deadline is stopped and writes nothing."""
     import sys
     import time as _time
 
